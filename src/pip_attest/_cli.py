@@ -1,0 +1,443 @@
+"""The command line. The only module that prints results or chooses an exit code.
+
+Exit codes (README, "Exit codes"):
+  0  everything was verified (or allowed) and pip succeeded
+  1  pip-attest refused something: nothing was installed
+  2  usage error, or an environment pip-attest cannot guard (unsupported pip, bad trust root)
+  3  pip itself failed
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from pip_attest import __version__
+from pip_attest import _config as cfg
+from pip_attest._errors import Error, UsageError
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_PIP = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+# pip-attest's own install options: (flag, takes a value, environment variable).
+# Everything else on an install command line belongs to pip, untouched.
+INSTALL_OPTIONS: dict[str, tuple[bool, str]] = {
+    "--require-attestations": (False, cfg.REQUIRE),
+    "--allow-unattested": (True, cfg.ALLOW_UNATTESTED),
+    "--publisher": (True, cfg.PUBLISHER),
+    "--trust-root": (True, cfg.TRUST_ROOT),
+    "--integrity-api": (True, cfg.INTEGRITY_API),
+    "--provenance-timeout": (True, cfg.TIMEOUT),
+    "--format": (True, cfg.FORMAT),
+    "--output": (True, cfg.OUTPUT),
+}
+
+
+def split_install_args(argv: Sequence[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """Separate pip-attest's options from pip's, keeping pip's in order.
+
+    Matching is exact (``--flag`` or ``--flag=value``), never by prefix, so no pip option can
+    be mistaken for ours. Everything after ``--`` is pip's.
+    """
+    ours: dict[str, list[str]] = {}
+    pip_args: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            pip_args.extend(argv[i:])
+            break
+        flag, eq, value = arg.partition("=")
+        if flag in INSTALL_OPTIONS:
+            takes_value = INSTALL_OPTIONS[flag][0]
+            if not takes_value:
+                if eq:
+                    raise UsageError(f"{flag} takes no value")
+                ours.setdefault(flag, []).append("1")
+            elif eq:
+                ours.setdefault(flag, []).append(value)
+            elif i + 1 < len(argv):
+                i += 1
+                ours.setdefault(flag, []).append(argv[i])
+            else:
+                raise UsageError(f"{flag} needs a value")
+        else:
+            pip_args.append(arg)
+        i += 1
+    return ours, pip_args
+
+
+def _apply_to_env(ours: dict[str, list[str]]) -> None:
+    """Flags win over the environment; the run and its pip subprocesses then read env."""
+    for flag, values in ours.items():
+        env = INSTALL_OPTIONS[flag][1]
+        if flag in ("--allow-unattested", "--publisher", "--integrity-api"):
+            os.environ[env] = " ".join(values)
+        else:
+            os.environ[env] = values[-1]
+
+
+def _output_format() -> tuple[str, Path | None]:
+    fmt = os.environ.get(cfg.FORMAT, "text").strip().lower() or "text"
+    if fmt not in ("text", "json"):
+        raise UsageError(f"unknown format {fmt!r}: expected text or json")
+    out = os.environ.get(cfg.OUTPUT, "").strip()
+    return fmt, Path(out) if out else None
+
+
+def _emit(text: str, output: Path | None, stream: TextIO) -> None:
+    if output is None:
+        stream.write(text)
+        stream.flush()
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def _warn_stale_root(settings: cfg.Settings) -> Path:
+    from pip_attest._trust import describe, ensure_root
+
+    path = ensure_root(settings.trust_root)
+    try:
+        info = describe(path)
+    except Error:
+        return path
+    if info.is_stale():
+        age = info.age()
+        days = f"{age.days} days" if age is not None else "an unknown time"
+        print(
+            f"warning: the Sigstore trust root is {days} old; refresh it with "
+            "'pip-attest trust update'",
+            file=sys.stderr,
+        )
+    return path
+
+
+def cmd_install(argv: Sequence[str]) -> int:
+    if any(a in ("-h", "--help") for a in argv[: argv.index("--") if "--" in argv else None]):
+        print(INSTALL_HELP)
+        return EXIT_OK
+    ours, pip_args = split_install_args(argv)
+    _apply_to_env(ours)
+    fmt, output = _output_format()
+    from pip_attest._check import read_results
+    from pip_attest._pip._run import preflight, run_pip
+    from pip_attest._report import render_json, render_text
+
+    pip_version = preflight(pip_args)
+    fd, results_name = tempfile.mkstemp(prefix="pip-attest-", suffix=".jsonl")
+    os.close(fd)
+    results_file = Path(results_name)
+    os.environ[cfg.RESULTS_FILE] = results_name
+    # Build dependencies are installed by a pip subprocess: the .pth hook guards it.
+    os.environ[cfg.ENFORCE] = "1"
+    try:
+        settings = cfg.Settings.from_env()
+        _warn_stale_root(settings)
+        rc = run_pip("install", pip_args, settings, quiet_stdout=fmt == "json" and not output)
+        records = read_results(results_file)
+    finally:
+        results_file.unlink(missing_ok=True)
+    refused = any(r.get("blocking") for r in records)
+    if refused:
+        code, outcome = EXIT_REFUSED, "refused"
+    elif rc != 0:
+        code, outcome = EXIT_PIP, "pip-failed"
+    else:
+        code, outcome = EXIT_OK, "ok"
+    sys.stderr.write(render_text(records, installed=False if code else None))
+    if code == EXIT_PIP:
+        print(f"pip-attest: pip exited with status {rc}", file=sys.stderr)
+    if fmt == "json":
+        doc = render_json(
+            records,
+            command="install",
+            outcome=outcome,
+            exit_code=code,
+            extra={"pip_version": pip_version, "pip_exit_code": rc},
+        )
+        _emit(doc, output, sys.stdout)
+    return code
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from pip_attest._check import Candidate, Checker
+    from pip_attest._model import Status, sha256_file
+    from pip_attest._report import render_json, render_text
+    from pip_attest._verify import AttestationVerifier, parse_provenance
+
+    files = [Path(f) for f in args.files]
+    if args.provenance and len(files) != 1:
+        raise UsageError("--provenance goes with exactly one FILE")
+    settings = cfg.Settings.from_env()
+    verifier = AttestationVerifier(_warn_stale_root(settings))
+    checker = Checker(settings, session=None)
+    records: list[dict[str, Any]] = []
+    for file in files:
+        if not file.is_file():
+            raise UsageError(f"{file}: no such file")
+        prov = Path(args.provenance) if args.provenance else Path(f"{file}.provenance")
+        candidate = Candidate(file.name, sha256_file(file), file.resolve().as_uri())
+        result = checker.check(candidate)  # for project/version parsing and the policy
+        from dataclasses import replace
+
+        from pip_attest._model import Artifact
+        from pip_attest._policy import Evidence
+
+        if not prov.is_file():
+            evidence = Evidence("missing", reason=f"no provenance: {prov} does not exist")
+        else:
+            try:
+                attestations = parse_provenance(prov.read_bytes(), allow_bare=True)
+                identities = verifier.verify(Artifact(file.name, candidate.sha256), attestations)
+                evidence = Evidence("verified", identities=identities)
+            except Error as err:
+                evidence = Evidence("invalid", reason=str(err))
+        verdict = checker.policy.judge(result.project, evidence)
+        blocking = verdict.blocking or verdict.status is not Status.VERIFIED
+        result = replace(
+            result,
+            status=verdict.status,
+            identities=evidence.identities,
+            reason=verdict.reason,
+            hint=verdict.hint,
+            blocking=blocking,
+            provenance_url=str(prov),
+            origin="local",
+            expected=verdict.expected,
+        )
+        records.append(result.to_json())
+    code = EXIT_REFUSED if any(r["blocking"] for r in records) else EXIT_OK
+    fmt, output = _output_format()
+    if fmt == "json":
+        _emit(
+            render_json(
+                records, command="verify", outcome="ok" if not code else "refused", exit_code=code
+            ),
+            output,
+            sys.stdout,
+        )
+    else:
+        _emit(render_text(records, installed=None), output, sys.stdout)
+    return code
+
+
+def cmd_trust(args: argparse.Namespace) -> int:
+    from pip_attest import _trust
+
+    settings = cfg.Settings.from_env()
+    if args.trust_command == "update":
+        if settings.trust_root is not None:
+            raise UsageError(
+                f"{cfg.TRUST_ROOT} / --trust-root names a custom root; 'trust update' only "
+                "refreshes pip-attest's own cached copy"
+            )
+        bootstrap = Path(args.bootstrap_root) if args.bootstrap_root else None
+        info = _trust.update(tuf_url=args.tuf_url, bootstrap_root=bootstrap)
+        print(f"updated the trust root from {info.source}", file=sys.stderr)
+    else:
+        info = _trust.describe(_trust.ensure_root(settings.trust_root))
+    age = info.age()
+    lines = [
+        f"trust root: {info.path}",
+        f"source:     {info.source}",
+        f"sha256:     {info.sha256}",
+        f"age:        {_days(age.days) if age is not None else 'unknown'}"
+        + (" (stale: run 'pip-attest trust update')" if info.is_stale() else ""),
+        "keys:",
+    ]
+    for key in info.keys:
+        start = key.valid_from.date().isoformat() if key.valid_from else "?"
+        end = key.valid_until.date().isoformat() if key.valid_until else "now"
+        lines.append(f"  {key.role:<7} {key.name}  valid {start} .. {end}")
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def _days(n: int) -> str:
+    return f"{n} day{'s' if n != 1 else ''}"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+    import sysconfig
+
+    from pip_attest._pip._seam import SUPPORTED_RANGE, pip_version
+
+    purelib = Path(sysconfig.get_paths()["purelib"])
+    hook = purelib / "pip_attest_hook.pth"
+    try:
+        version = str(pip_version())
+        from pip_attest._pip._seam import check_version
+
+        check_version()
+        supported = True
+    except Error:
+        version, supported = (version if "version" in locals() else "none"), False
+    settings = cfg.Settings.from_env()
+    enforce = cfg.env_flag(cfg.ENFORCE)
+    status = {
+        "python": sys.executable,
+        "hook_installed": hook.is_file(),
+        "hook_path": str(hook),
+        "enforcing": enforce and hook.is_file(),
+        "pip_version": version,
+        "pip_supported": supported,
+        "pip_supported_range": SUPPORTED_RANGE,
+        "require_attestations": settings.require_attestations,
+        "allow_unattested": sorted(settings.allow_unattested),
+        "publishers": {k: [str(i) for i in v] for k, v in sorted(settings.pins.items())},
+    }
+    if args.format == "json":
+        print(json.dumps(status, indent=2, sort_keys=True))
+    else:
+        for key, value in status.items():
+            print(f"{key}: {value}")
+    return EXIT_OK if supported else EXIT_USAGE
+
+
+INSTALL_HELP = """\
+usage: pip-attest install [pip-attest options] <anything pip install takes>
+
+Runs 'pip install' with every distribution file checked against its PEP 740
+attestations before anything is installed. All other arguments go to pip unchanged
+(see 'pip install --help').
+
+pip-attest options (each also read from the environment variable shown):
+  --require-attestations    refuse files that have no attestation      PIP_ATTEST_REQUIRE=1
+  --allow-unattested PKG    with --require-attestations, still allow PKG (repeatable)
+                                                                PIP_ATTEST_ALLOW_UNATTESTED
+  --publisher PKG=IDENTITY  require PKG to be signed by IDENTITY (repeatable)
+                                                                PIP_ATTEST_PUBLISHER
+  --trust-root FILE         Sigstore trusted_root.json to verify against
+                                                                PIP_ATTEST_TRUST_ROOT
+  --integrity-api URL       also ask this index's PEP 740 Integrity API
+                                                                PIP_ATTEST_INTEGRITY_API
+  --provenance-timeout SEC  time limit for one provenance download  PIP_ATTEST_TIMEOUT
+  --format text|json        machine report on stdout (or --output)   PIP_ATTEST_FORMAT
+  --output FILE             write the report to FILE                 PIP_ATTEST_OUTPUT
+
+Identities: github:OWNER/REPO/WORKFLOW[@ENV], gitlab:NAMESPACE/PROJECT/PATH[@ENV],
+            google:EMAIL, circleci:PROJECT_ID/PIPELINE_DEFINITION_ID
+Exit codes: 0 ok, 1 refused (nothing installed), 2 usage or unsupported environment,
+            3 pip failed."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="pip-attest",
+        description="Make pip refuse packages whose origin cannot be proven (PEP 740).",
+        allow_abbrev=False,
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"pip-attest {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="show tracebacks for internal errors"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser(
+        "install", help="pip install, verified (takes pip install's arguments)", add_help=False
+    )
+
+    verify = sub.add_parser("verify", help="verify local distribution files", allow_abbrev=False)
+    verify.add_argument("files", nargs="+", metavar="FILE")
+    verify.add_argument(
+        "--provenance", metavar="PATH", help="provenance or attestation (default FILE.provenance)"
+    )
+    verify.add_argument("--publisher", metavar="IDENTITY", help="require this publisher")
+    verify.add_argument("--trust-root", metavar="FILE", help="Sigstore trusted_root.json")
+    verify.add_argument("--format", choices=["text", "json"])
+    verify.add_argument("--output", metavar="FILE")
+
+    trust = sub.add_parser("trust", help="show or update the Sigstore trust root")
+    tsub = trust.add_subparsers(dest="trust_command", metavar="ACTION", required=True)
+    show = tsub.add_parser("show", help="where the trust root came from, its age and keys")
+    show.add_argument("--trust-root", metavar="FILE")
+    update = tsub.add_parser("update", help="refresh the trust root through Sigstore's TUF")
+    update.add_argument(
+        "--tuf-url", default="https://tuf-repo-cdn.sigstore.dev", help="TUF repository URL"
+    )
+    update.add_argument(
+        "--bootstrap-root", metavar="FILE", help="TUF root.json to trust first (private TUF)"
+    )
+
+    status = sub.add_parser("status", help="is enforcement active for this interpreter?")
+    status.add_argument("--format", choices=["text", "json"], default="text")
+    return parser
+
+
+def _env_from_args(args: argparse.Namespace) -> None:
+    if getattr(args, "trust_root", None):
+        os.environ[cfg.TRUST_ROOT] = args.trust_root
+    if getattr(args, "format", None) and args.command == "verify":
+        os.environ[cfg.FORMAT] = args.format
+    if getattr(args, "output", None):
+        os.environ[cfg.OUTPUT] = args.output
+    if getattr(args, "publisher", None) and args.command == "verify":
+        from pip_attest._identity import parse_identity
+        from pip_attest._model import project_and_version
+
+        parse_identity(args.publisher)
+        pins = []
+        for f in args.files:
+            pv = project_and_version(Path(f).name)
+            if pv is None:
+                raise UsageError(f"{f}: not a distribution filename")
+            pins.append(f"{pv[0]}={args.publisher}")
+        os.environ[cfg.PUBLISHER] = " ".join(pins)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    verbose = 0
+    # 'install' hands everything after it to pip, so argparse must not see those arguments.
+    head = argv
+    rest: list[str] = []
+    if "install" in argv:
+        at = argv.index("install")
+        head, rest = argv[: at + 1], argv[at + 1 :]
+    try:
+        args = parser.parse_args(head)
+        verbose = args.verbose
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        if args.command == "install":
+            return cmd_install(rest)
+        _env_from_args(args)
+        if args.command == "verify":
+            return cmd_verify(args)
+        if args.command == "trust":
+            return cmd_trust(args)
+        return cmd_status(args)
+    except UsageError as err:
+        print(f"pip-attest: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except Error as err:
+        from pip_attest._errors import PipSeamError, TrustError
+
+        print(f"pip-attest: error: {err}", file=sys.stderr)
+        if isinstance(err, (PipSeamError, TrustError)):
+            return EXIT_USAGE
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        print("pip-attest: interrupted; nothing more will be installed", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug: one line, unless -v
+        if verbose:
+            raise
+        print(
+            f"pip-attest: internal error: {type(err).__name__}: {err} (run with -v for details)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE

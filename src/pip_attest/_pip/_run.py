@@ -1,0 +1,33 @@
+"""Run pip in this process, with the seam installed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+from pip_attest._config import Settings
+from pip_attest._pip import _seam
+
+
+def preflight(pip_args: list[str]) -> str:
+    """Refuse before pip starts when enforcement cannot be guaranteed. Returns pip's version."""
+    version = _seam.check_version()
+    _seam.refuse_unguardable(pip_args, os.environ)
+    return str(version)
+
+
+def run_pip(command: str, pip_args: list[str], settings: Settings, *, quiet_stdout: bool) -> int:
+    """Run ``pip COMMAND ARGS`` in-process and return pip's exit code.
+
+    With ``quiet_stdout`` pip's own output goes to stderr, so that stdout carries only the
+    JSON report. pip's logging resolves ``sys.stdout`` when it configures itself, inside
+    ``main``, so redirecting around the call is enough.
+    """
+    _seam.reset()
+    _seam.install(settings, report_at_gate=False)
+    from pip._internal.cli.main import main as pip_main
+
+    redirect = contextlib.redirect_stdout(sys.stderr) if quiet_stdout else contextlib.nullcontext()
+    with redirect:
+        return int(pip_main([command, *pip_args]) or 0)

@@ -1,0 +1,236 @@
+"""Finding and fetching provenance, the way an installer finds it.
+
+Three sources, in order (PEP 740, "Provenance objects"):
+
+1. the provenance URL the index page advertised for the file (``files[].provenance`` in
+   PEP 691 JSON, ``data-provenance`` in PEP 503 HTML), captured while pip parsed the page;
+2. the Integrity API (``/integrity/<project>/<version>/<filename>/provenance``) of PyPI or
+   TestPyPI for files on their hosts, or of an index the user names with
+   ``--integrity-api``, when the page said nothing about provenance;
+3. ``FILE.provenance`` next to a local file (``--find-links DIR``, ``file://`` indexes).
+
+This module returns raw bytes; parsing and cryptography happen in ``_verify`` so that a
+cached result never pays for them. Every read is bounded in size and in time.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pip_attest._model import project_and_version
+
+# A real provenance object is a few kilobytes per attestation. Anything larger than this is
+# refused unread (documented in the README).
+MAX_PROVENANCE_BYTES = 2 * 1024 * 1024
+MAX_REDIRECTS = 5
+
+# pip's own models name these hosts (pip._internal.models.index.PyPI / TestPyPI); they are
+# repeated here so that this module needs no pip import. tests/test_provenance.py checks
+# that they still agree with pip's.
+PYPI_FILE_HOSTS = {
+    "files.pythonhosted.org": "https://pypi.org",
+    "test-files.pythonhosted.org": "https://test.pypi.org",
+}
+INTEGRITY_ACCEPT = "application/vnd.pypi.integrity.v1+json"
+
+
+class Response(Protocol):
+    status_code: int
+    headers: Mapping[str, str]
+
+    def iter_content(self, chunk_size: int) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class HttpSession(Protocol):
+    def get(self, url: str, **kwargs: Any) -> Response: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Advert:
+    """What the index page said about a file's provenance.
+
+    ``url`` is None when the page explicitly said there is none (JSON ``null``). Pages that
+    did not mention provenance at all produce no Advert.
+    """
+
+    url: str | None
+    page_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """The outcome of looking for a file's provenance.
+
+    ``kind`` is ``found`` (``body`` holds the bytes), ``none`` (the sources agree there is
+    no provenance) or ``error`` (it could not be fetched: fail closed).
+    """
+
+    kind: str
+    body: bytes = b""
+    url: str | None = None
+    reason: str = ""
+
+
+class ProvenanceFinder:
+    def __init__(
+        self,
+        session: HttpSession | None,
+        *,
+        integrity_apis: Sequence[str] = (),
+        timeout: float = 60.0,
+    ) -> None:
+        self._session = session
+        self._integrity_apis = tuple(u.rstrip("/") for u in integrity_apis)
+        self._timeout = timeout
+
+    def find(self, file_url: str, filename: str, advert: Advert | None) -> Fetched:
+        scheme = urllib.parse.urlsplit(file_url).scheme.lower()
+        if advert is not None:
+            if advert.url is None:
+                return Fetched("none", reason="the index states there is no provenance")
+            return self._fetch_advertised(advert, local_ok=scheme == "file")
+        if scheme == "file":
+            return self._local_sibling(file_url)
+        if scheme not in ("http", "https"):
+            return Fetched("none", reason=f"{scheme or 'this'} link has no provenance source")
+        api = self._integrity_api_for(file_url)
+        if api is None:
+            return Fetched("none", reason="the index serves no provenance for this file")
+        pv = project_and_version(filename)
+        if pv is None:
+            return Fetched("error", reason=f"{filename!r} is not a distribution filename")
+        project, version = pv
+        url = (
+            f"{api}/integrity/{urllib.parse.quote(project)}/{urllib.parse.quote(version)}/"
+            f"{urllib.parse.quote(filename)}/provenance"
+        )
+        return self._http(url, missing_ok=True)
+
+    def _integrity_api_for(self, file_url: str) -> str | None:
+        host = (urllib.parse.urlsplit(file_url).hostname or "").lower()
+        if host in PYPI_FILE_HOSTS:
+            return PYPI_FILE_HOSTS[host]
+        return self._integrity_apis[0] if self._integrity_apis else None
+
+    def _fetch_advertised(self, advert: Advert, *, local_ok: bool) -> Fetched:
+        url = urllib.parse.urljoin(advert.page_url, (advert.url or "").strip())
+        scheme = urllib.parse.urlsplit(url).scheme.lower()
+        if scheme == "file" and local_ok:
+            return self._local(url, missing_ok=False)
+        if scheme not in ("http", "https"):
+            return Fetched(
+                "error",
+                url=(advert.url or "")[:200],
+                reason=f"the index advertises a provenance URL that is not http(s): "
+                f"{(advert.url or '')[:80]!r}",
+            )
+        # The index promised provenance: a 404 now is not "unattested", it is a fault.
+        return self._http(url, missing_ok=False)
+
+    def _local_sibling(self, file_url: str) -> Fetched:
+        return self._local(file_url + ".provenance", missing_ok=True)
+
+    def _local(self, url: str, *, missing_ok: bool) -> Fetched:
+        path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            if missing_ok:
+                return Fetched("none", reason=f"no {path.name} next to the file")
+            return Fetched("error", url=url, reason=f"advertised provenance {path} is missing")
+        except OSError as err:
+            return Fetched("error", url=url, reason=f"cannot read {path}: {err.strerror}")
+        if size > MAX_PROVENANCE_BYTES:
+            return Fetched("error", url=url, reason=_too_big(size))
+        try:
+            return Fetched("found", body=path.read_bytes()[: MAX_PROVENANCE_BYTES + 1], url=url)
+        except OSError as err:
+            return Fetched("error", url=url, reason=f"cannot read {path}: {err.strerror}")
+
+    def _http(self, url: str, *, missing_ok: bool) -> Fetched:
+        if self._session is None:
+            return Fetched("error", url=url, reason="no HTTP session to fetch provenance with")
+        origin = urllib.parse.urlsplit(url)
+        deadline = time.monotonic() + self._timeout
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                response = self._session.get(
+                    url,
+                    headers={"Accept": f"{INTEGRITY_ACCEPT}, application/json;q=0.9"},
+                    stream=True,
+                    allow_redirects=False,
+                    timeout=min(self._timeout, 30.0),
+                )
+            except Exception as err:  # requests/urllib3 errors of every kind: fail closed
+                return Fetched("error", url=url, reason=f"cannot fetch provenance: {_brief(err)}")
+            try:
+                status = response.status_code
+                if status in (301, 302, 303, 307, 308):
+                    location = response.headers.get("Location", "")
+                    target = urllib.parse.urlsplit(urllib.parse.urljoin(url, location))
+                    if (target.scheme, target.netloc) != (origin.scheme, origin.netloc):
+                        return Fetched(
+                            "error",
+                            url=url,
+                            reason=f"provenance request redirected to another origin "
+                            f"({target.scheme}://{target.netloc})",
+                        )
+                    url = target.geturl()
+                    continue
+                if status == 404 and missing_ok:
+                    return Fetched("none", url=url, reason="the Integrity API has no provenance")
+                if status != 200:
+                    return Fetched(
+                        "error", url=url, reason=f"provenance request answered HTTP {status}"
+                    )
+                ctype = response.headers.get("Content-Type", "")
+                if "json" not in ctype.lower():
+                    return Fetched(
+                        "error",
+                        url=url,
+                        reason=f"provenance served as {ctype or 'no content type'!r}, not JSON",
+                    )
+                return self._read(response, url, deadline)
+            finally:
+                response.close()
+        return Fetched("error", url=url, reason=f"more than {MAX_REDIRECTS} redirects")
+
+    def _read(self, response: Response, url: str, deadline: float) -> Fetched:
+        length = response.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > MAX_PROVENANCE_BYTES:
+            return Fetched("error", url=url, reason=_too_big(int(length)))
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(65536):
+                size += len(chunk)
+                if size > MAX_PROVENANCE_BYTES:
+                    return Fetched("error", url=url, reason=_too_big(size, at_least=True))
+                if time.monotonic() > deadline:
+                    return Fetched(
+                        "error",
+                        url=url,
+                        reason=f"provenance download took longer than {self._timeout:g}s",
+                    )
+                chunks.append(chunk)
+        except Exception as err:
+            return Fetched("error", url=url, reason=f"provenance download broke: {_brief(err)}")
+        return Fetched("found", body=b"".join(chunks), url=url)
+
+
+def _too_big(size: int, *, at_least: bool = False) -> str:
+    more = "more than " if at_least else ""
+    return f"provenance is {more}{size} bytes, over the {MAX_PROVENANCE_BYTES}-byte limit"
+
+
+def _brief(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return f"{type(err).__name__}: {text[:200]}"
