@@ -139,6 +139,7 @@ def cmd_install(argv: Sequence[str]) -> int:
     os.close(fd)
     results_file = Path(results_name)
     os.environ[cfg.RESULTS_FILE] = results_name
+    os.environ[cfg.PARENT_PID] = str(os.getpid())
     # Build dependencies are installed by a pip subprocess: the .pth hook guards it.
     os.environ[cfg.ENFORCE] = "1"
     try:

@@ -30,6 +30,9 @@ ALLOW_UNTESTED_PIP = "PIP_ATTEST_ALLOW_UNTESTED_PIP"
 # Internal: where every pip process of one run (the top one and the build-dependency
 # subprocesses) appends its results, so that the top process can report them all.
 RESULTS_FILE = "PIP_ATTEST_RESULTS_FILE"
+# Internal: the pid of that top process; any other pid reporting there is a subprocess pip
+# that installs build dependencies.
+PARENT_PID = "PIP_ATTEST_PARENT_PID"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}

@@ -93,15 +93,13 @@ class ProvenanceFinder:
 
     def find(self, file_url: str, filename: str, advert: Advert | None) -> Fetched:
         scheme = urllib.parse.urlsplit(file_url).scheme.lower()
-        if advert is not None:
-            if advert.url is None:
-                return Fetched("none", reason="the index states there is no provenance")
+        if advert is not None and advert.url is not None:
             return self._fetch_advertised(advert, local_ok=scheme == "file")
         if scheme == "file":
             return self._local_sibling(file_url)
         if scheme not in ("http", "https"):
             return Fetched("none", reason=f"{scheme or 'this'} link has no provenance source")
-        api = self._integrity_api_for(file_url)
+        api = self._integrity_api_for(file_url, stated_none=advert is not None)
         if api is None:
             return Fetched("none", reason="the index serves no provenance for this file")
         pv = project_and_version(filename)
@@ -114,11 +112,20 @@ class ProvenanceFinder:
         )
         return self._http(url, missing_ok=True)
 
-    def _integrity_api_for(self, file_url: str) -> str | None:
+    def _integrity_api_for(self, file_url: str, *, stated_none: bool) -> str | None:
+        """Which Integrity API to ask, if any.
+
+        PyPI's own pages are authoritative: when PyPI says a file has no provenance, asking
+        its Integrity API again would only repeat the answer. An API the user names is
+        asked whenever the page advertised nothing, null included: that is how a mirror
+        that strips provenance is checked against the index it mirrors.
+        """
         host = (urllib.parse.urlsplit(file_url).hostname or "").lower()
-        if host in PYPI_FILE_HOSTS:
+        if self._integrity_apis:
+            return self._integrity_apis[0]
+        if host in PYPI_FILE_HOSTS and not stated_none:
             return PYPI_FILE_HOSTS[host]
-        return self._integrity_apis[0] if self._integrity_apis else None
+        return None
 
     def _fetch_advertised(self, advert: Advert, *, local_ok: bool) -> Fetched:
         url = urllib.parse.urljoin(advert.page_url, (advert.url or "").strip())

@@ -32,7 +32,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from pip_attest._check import Candidate, Checker, append_results, read_results
-from pip_attest._config import ALLOW_UNTESTED_PIP, RESULTS_FILE, Settings, env_flag
+from pip_attest._config import ALLOW_UNTESTED_PIP, PARENT_PID, RESULTS_FILE, Settings, env_flag
 from pip_attest._errors import PipSeamError
 from pip_attest._model import FileResult, sha256_file
 from pip_attest._provenance import Advert
@@ -115,6 +115,7 @@ def install(settings: Settings, *, report_at_gate: bool) -> None:
         os.close(fd)
         STATE.results_file = Path(name)
         os.environ[RESULTS_FILE] = name
+        os.environ[PARENT_PID] = str(os.getpid())
     else:
         STATE.results_file = settings.results_file
     if getattr(prepare._get_prepared_distribution, _MARK, False):
@@ -318,7 +319,9 @@ def _check_req(req: Any) -> FileResult:
 def _record(result: FileResult) -> None:
     STATE.results.append(result)
     if STATE.results_file is not None:
-        append_results(STATE.results_file, [result])
+        parent = os.environ.get(PARENT_PID)
+        child = parent is not None and parent != str(os.getpid())
+        append_results(STATE.results_file, [result], origin="build-dependency" if child else None)
 
 
 def _candidate(req: Any) -> Candidate:
