@@ -90,12 +90,14 @@ def make_venv(
     """``make_venv(pip_version=PIP_NEWEST)``: a fresh venv with pip-attest available."""
     count = 0
 
-    def make(pip_version: str = PIP_NEWEST) -> Venv:
+    def make(pip_version: str = PIP_NEWEST, home: Path | None = None) -> Venv:
+        """``home`` (caches: pip's, pip-attest's) is fresh unless another venv's is given."""
         nonlocal count
         count += 1
         template = _template(pip_version, templates, wheelhouse, tmp_path_factory)
-        home = tmp_path / f"home{count}"
-        home.mkdir()
+        if home is None:
+            home = tmp_path / f"home{count}"
+            home.mkdir()
         return layered_venv(tmp_path / f"venv{count}", template, home, pip_version)
 
     yield make

@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 PIP_OLDEST = "23.3.2"
 PIP_NEWEST = "26.3"
 PIP_VERSIONS = (PIP_OLDEST, PIP_NEWEST)
+PIP_UNSUPPORTED = "23.2.1"  # just below the supported range
 
 
 def isolated_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -115,22 +116,23 @@ def build_wheelhouse(root: Path, home: Path) -> Path:
             ],
             env,
         )
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--only-binary",
-                ":all:",
-                "--no-deps",
-                "-d",
-                str(house),
-                f"pip=={PIP_OLDEST}",
-                "flit_core>=3.2,<4",
-            ],
-            env,
-        )
+        # One command per pip release: pip refuses two versions of one project at once.
+        for extra in (f"pip=={PIP_OLDEST}", f"pip=={PIP_UNSUPPORTED}", "flit_core>=3.2,<4"):
+            _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--only-binary",
+                    ":all:",
+                    "--no-deps",
+                    "-d",
+                    str(house),
+                    extra,
+                ],
+                env,
+            )
         done.touch()
     return house
 
