@@ -287,6 +287,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         version, supported = (version if "version" in locals() else "none"), False
     settings = cfg.Settings.from_env()
     enforce = cfg.env_flag(cfg.ENFORCE)
+    from pip_attest import _trust
+
+    try:
+        info = _trust.describe(_trust.ensure_root(settings.trust_root))
+        age = info.age()
+        trust: dict[str, Any] = {
+            "trust_root": str(info.path),
+            "trust_root_source": info.source,
+            "trust_root_age_days": age.days if age is not None else None,
+            "trust_root_stale": info.is_stale(),
+        }
+    except Error as err:
+        trust = {"trust_root": None, "trust_root_error": str(err)}
     status = {
         "python": sys.executable,
         "hook_installed": hook.is_file(),
@@ -298,6 +311,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         "require_attestations": settings.require_attestations,
         "allow_unattested": sorted(settings.allow_unattested),
         "publishers": {k: [str(i) for i in v] for k, v in sorted(settings.pins.items())},
+        **trust,
     }
     if args.format == "json":
         print(json.dumps(status, indent=2, sort_keys=True))
