@@ -231,6 +231,13 @@ def test_satisfies(proven: str, expected: str, accepted: bool) -> None:
     assert p(proven).satisfies(p(expected)) is accepted
 
 
+def test_gitlab_environment_compares_exactly() -> None:
+    """PyPI compares GitLab environments exactly (warehouse/oidc/models/gitlab.py)."""
+    assert not p("gitlab:group/demo/.gitlab-ci.yml@Production").satisfies(
+        p("gitlab:group/demo/.gitlab-ci.yml@production")
+    )
+
+
 def test_non_publisher_signer_satisfies_no_pin() -> None:
     """A plain OIDC signer (e-mail, as in the staging fixture) is nobody's Trusted Publisher."""
     signer = Identity("OIDC", subject="octo@example.com", issuer="https://github.com/login/oauth")

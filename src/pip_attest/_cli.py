@@ -67,10 +67,11 @@ def split_install_args(argv: Sequence[str]) -> tuple[dict[str, list[str]], list[
                 ours.setdefault(flag, []).append("1")
             elif eq:
                 ours.setdefault(flag, []).append(value)
-            elif i + 1 < len(argv):
+            elif i + 1 < len(argv) and not argv[i + 1].startswith("-"):
                 i += 1
                 ours.setdefault(flag, []).append(argv[i])
             else:
+                # Never take a pip option as our value: '--output --no-deps' is a mistake.
                 raise UsageError(f"{flag} needs a value")
         else:
             pip_args.append(arg)
@@ -219,6 +220,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
         )
         records.append(result.to_json())
     code = EXIT_REFUSED if any(r["blocking"] for r in records) else EXIT_OK
+    hints = "".join(
+        f"{r['filename']}: {r['status']}: {r['hint']}\n"
+        for r in records
+        # Only hints that name a next step here; "run pip-attest verify" would be circular.
+        if r["blocking"] and r["hint"] and r["status"] in ("unexpected-publisher", "downgrade")
+    )
     fmt, output = _output_format()
     if fmt == "json":
         _emit(
@@ -229,7 +236,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             sys.stdout,
         )
     else:
-        _emit(render_text(records, installed=None), output, sys.stdout)
+        _emit(render_text(records, installed=None) + hints, output, sys.stdout)
     return code
 
 

@@ -75,7 +75,9 @@ class Identity:
         """
         if self.kind != expected.kind:
             return False
-        if expected.environment and self.environment != expected.environment:
+        if expected.environment and not same_environment(
+            self.kind, self.environment, expected.environment
+        ):
             return False
         if self.kind in ("GitHub", "GitLab"):
             return (self.repository or "").casefold() == (
@@ -107,6 +109,15 @@ class Identity:
         if self.environment:
             out["environment"] = self.environment
         return out
+
+
+def same_environment(kind: str, proven: str | None, expected: str) -> bool:
+    """GitHub environment names are case-insensitive; PyPI compares GitLab's exactly."""
+    if proven is None:
+        return False
+    if kind == "GitHub":
+        return proven.casefold() == expected.casefold()
+    return proven == expected
 
 
 def parse_identity(text: str) -> Identity:

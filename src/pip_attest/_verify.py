@@ -41,6 +41,7 @@ from pip_attest._identity import (
     GOOGLE_ISSUER,
     Identity,
     identity_from_publisher,
+    same_environment,
 )
 from pip_attest._model import Artifact, dist_key
 
@@ -153,9 +154,9 @@ class AttestationVerifier:
         """
         identities: list[Identity] = []
         for claim, attestation in attestations.items:
-            identity = self.verify_one(artifact, attestation)
+            identity, cert = self._verify_cert(artifact, attestation)
             if claim is not None:
-                _check_claim(identity, claim)
+                _check_claim(identity, claim, cert)
             if identity not in identities:
                 identities.append(identity)
         return tuple(identities)
@@ -163,6 +164,11 @@ class AttestationVerifier:
     def verify_one(
         self, artifact: Artifact, attestation: pypi_attestations.Attestation
     ) -> Identity:
+        return self._verify_cert(artifact, attestation)[0]
+
+    def _verify_cert(
+        self, artifact: Artifact, attestation: pypi_attestations.Attestation
+    ) -> tuple[Identity, x509.Certificate]:
         try:
             bundle = attestation.to_bundle()
         except Exception as err:
@@ -179,7 +185,8 @@ class AttestationVerifier:
                 f"payload type is {payload_type!r}, expected {INTOTO_PAYLOAD_TYPE!r}"
             )
         check_statement(payload, artifact)
-        return identity_from_certificate(bundle.signing_certificate)
+        cert = bundle.signing_certificate
+        return identity_from_certificate(cert), cert
 
 
 def check_statement(payload: bytes, artifact: Artifact) -> str:
@@ -226,7 +233,7 @@ def check_statement(payload: bytes, artifact: Artifact) -> str:
     return str(predicate_type)
 
 
-def _check_claim(identity: Identity, claim: dict[str, Any]) -> None:
+def _check_claim(identity: Identity, claim: dict[str, Any], cert: x509.Certificate) -> None:
     """The index's publisher claim must name the signer the certificate proves."""
     try:
         claimed = identity_from_publisher(claim)
@@ -237,12 +244,28 @@ def _check_claim(identity: Identity, claim: dict[str, Any]) -> None:
             f"signer does not match the publisher the index names: "
             f"got {identity}, expected {claimed}"
         )
-    # Older certificates carry no environment; only a contradiction is an error.
-    if claimed.environment and identity.environment not in (None, claimed.environment):
+    # Older certificates carry no environment; only a contradiction is an error. GitHub
+    # compares environment names case-insensitively, PyPI compares GitLab's exactly.
+    if (
+        claimed.environment
+        and identity.environment is not None
+        and not same_environment(identity.kind, identity.environment, claimed.environment)
+    ):
         raise VerificationError(
             f"signer's environment is {identity.environment!r}, the index names "
             f"{claimed.environment!r}"
         )
+    if claimed.kind == "CircleCI":
+        # The optional CircleCI claims (pypi-attestations' CircleCIPublisher) must match the
+        # certificate's source repository and ref when the index states them.
+        ext = _FulcioExtensions(cert)
+        for key, oid in (("vcs_origin", SOURCE_REPOSITORY_URI), ("vcs_ref", SOURCE_REPOSITORY_REF)):
+            stated = claim.get(key)
+            if stated and ext.text(oid) != stated:
+                raise VerificationError(
+                    f"signer does not match the publisher the index names: "
+                    f"{key} is {ext.text(oid)!r}, expected {stated!r}"
+                )
 
 
 def identity_from_certificate(cert: x509.Certificate) -> Identity:
