@@ -219,3 +219,29 @@ def test_json_report(make_venv: MakeVenv, index: IndexServer, real: Path, tmp_pa
 def _flit_core_wheel(wheelhouse: Path) -> Path:
     """flit_core, which abi3info's sdist needs to build (the wheelhouse carries it)."""
     return sorted(wheelhouse.glob("flit_core-*.whl"))[-1]
+
+
+def test_find_links_directory_uses_provenance_next_to_the_file(
+    make_venv: MakeVenv, real: Path, tmp_path: Path
+) -> None:
+    links = tmp_path / "links"
+    links.mkdir()
+    for name in (WHEEL, f"{WHEEL}.provenance"):
+        (links / name).write_bytes((real / name).read_bytes())
+    venv = make_venv()
+
+    result = venv.pip_attest("install", "--no-index", "--find-links", str(links), "abi3info")
+
+    assert result.returncode == 0, result.output
+    assert shows(result.stderr, WHEEL, IDENTITY)
+    assert "abi3info" in venv.installed()
+
+    # The same directory with the provenance of another release next to the wheel: refused.
+    (links / f"{WHEEL}.provenance").write_bytes(
+        (real / "abi3info-2024.10.3-py3-none-any.whl.provenance").read_bytes()
+    )
+    fresh = make_venv()
+    refused = fresh.pip_attest("install", "--no-index", "--find-links", str(links), "abi3info")
+    assert refused.returncode == 1, refused.output
+    assert "attestation is for another file" in refused.stderr
+    assert "abi3info" not in fresh.installed()

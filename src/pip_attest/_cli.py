@@ -425,9 +425,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # 'install' hands everything after it to pip, so argparse must not see those arguments.
     head = argv
     rest: list[str] = []
-    if "install" in argv:
-        at = argv.index("install")
-        head, rest = argv[: at + 1], argv[at + 1 :]
+    command_at = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if command_at is not None and argv[command_at] == "install":
+        head, rest = argv[: command_at + 1], argv[command_at + 1 :]
     try:
         args = parser.parse_args(head)
         verbose = args.verbose
