@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pip_attest._config import Settings
-from pip_attest._errors import Error, TrustError, VerificationError
+from pip_attest._errors import Error, TrustError
 from pip_attest._model import Artifact, FileResult, Status, project_and_version
 from pip_attest._policy import Evidence, Policy
 from pip_attest._provenance import Advert, HttpSession, ProvenanceFinder
@@ -104,7 +104,7 @@ class Checker:
             identities = self.verifier().verify(artifact, attestations)
         except TrustError as err:
             return Evidence("invalid", reason=f"trust root unusable: {err}"), fetched.url
-        except (VerificationError, Error) as err:
+        except Error as err:
             return Evidence("invalid", reason=str(err)), fetched.url
         return Evidence("verified", identities=identities), fetched.url
 

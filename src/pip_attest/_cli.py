@@ -173,8 +173,11 @@ def cmd_install(argv: Sequence[str]) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from pip_attest._check import Candidate, Checker
-    from pip_attest._model import Status, sha256_file
+    from pip_attest._model import Artifact, Status, sha256_file
+    from pip_attest._policy import Evidence
     from pip_attest._report import render_json, render_text
     from pip_attest._verify import AttestationVerifier, parse_provenance
 
@@ -191,11 +194,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
         prov = Path(args.provenance) if args.provenance else Path(f"{file}.provenance")
         candidate = Candidate(file.name, sha256_file(file), file.resolve().as_uri())
         result = checker.check(candidate)  # for project/version parsing and the policy
-        from dataclasses import replace
-
-        from pip_attest._model import Artifact
-        from pip_attest._policy import Evidence
-
         if not prov.is_file():
             evidence = Evidence("missing", reason=f"no provenance: {prov} does not exist")
         else:
