@@ -108,6 +108,11 @@ class Checker:
             return Evidence("invalid", reason=str(err)), fetched.url
         return Evidence("verified", identities=identities), fetched.url
 
+    def commit(self, results: list[FileResult]) -> None:
+        """The run goes ahead with these results: let the policy remember what it saw
+        (trust-on-first-use records). Called once, after the gate passed."""
+        self.policy.remember(results)
+
 
 def append_results(path: Path, results: list[FileResult], *, origin: str | None = None) -> None:
     """Append results as JSON lines. One ``write`` per line, on an O_APPEND descriptor, so

@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 
 from pip_attest._config import Settings
 from pip_attest._identity import Identity
-from pip_attest._model import Status
+from pip_attest._model import FileResult, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,9 @@ class Policy:
 
     def expected(self, project: str) -> tuple[Identity, ...]:
         return self._settings.pins.get(canonicalize_name(project), ())
+
+    def remember(self, results: Sequence[FileResult]) -> None:
+        """Record what a successful run saw (trust on first use)."""
 
     def judge(self, project: str, evidence: Evidence) -> Verdict:
         name = canonicalize_name(project)

@@ -253,6 +253,8 @@ def _gate(reqs: list[Any], refused: type[Exception]) -> None:
         _report_new()
     if blocking:
         raise refused(_refusal_message(blocking))
+    if STATE.checker is not None:
+        STATE.checker.commit(STATE.results)
 
 
 def _status(name: str) -> Any:
