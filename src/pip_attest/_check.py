@@ -76,7 +76,7 @@ class Checker:
             evidence, url = self._evidence(candidate)
         except Exception as err:  # fail closed on anything we did not foresee
             evidence, url = Evidence("invalid", reason=f"internal error: {_brief(err)}"), None
-        verdict = self.policy.judge(project, evidence)
+        verdict = self.policy.judge(project, evidence, version)
         return replace(
             base,
             status=verdict.status,

@@ -36,6 +36,8 @@ INSTALL_OPTIONS: dict[str, tuple[bool, str]] = {
     "--require-attestations": (False, cfg.REQUIRE),
     "--allow-unattested": (True, cfg.ALLOW_UNATTESTED),
     "--publisher": (True, cfg.PUBLISHER),
+    "--accept-publisher": (True, cfg.ACCEPT_PUBLISHER),
+    "--policy": (True, cfg.POLICY),
     "--trust-root": (True, cfg.TRUST_ROOT),
     "--integrity-api": (True, cfg.INTEGRITY_API),
     "--provenance-timeout": (True, cfg.TIMEOUT),
@@ -83,8 +85,11 @@ def _apply_to_env(ours: dict[str, list[str]]) -> None:
     """Flags win over the environment; the run and its pip subprocesses then read env."""
     for flag, values in ours.items():
         env = INSTALL_OPTIONS[flag][1]
-        if flag in ("--allow-unattested", "--publisher", "--integrity-api"):
+        if flag in ("--allow-unattested", "--publisher", "--accept-publisher", "--integrity-api"):
             os.environ[env] = " ".join(values)
+        elif flag == "--policy":
+            # Absolute, so pip subprocesses that run elsewhere read the same file.
+            os.environ[env] = str(Path(values[-1]).expanduser().resolve())
         else:
             os.environ[env] = values[-1]
 
@@ -203,8 +208,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 evidence = Evidence("verified", identities=identities)
             except Error as err:
                 evidence = Evidence("invalid", reason=str(err))
-        verdict = checker.policy.judge(result.project, evidence)
+        verdict = checker.policy.judge(result.project, evidence, result.version)
         blocking = verdict.blocking or verdict.status is not Status.VERIFIED
+        if verdict.status is Status.UNEXPECTED_PUBLISHER and evidence.identities:
+            # verify pins with a bare IDENTITY; install's PKG=IDENTITY forms do not apply.
+            got = next(
+                i for i in evidence.identities if not any(i.satisfies(e) for e in verdict.expected)
+            )
+            verdict = replace(
+                verdict, hint=f"if {got} is legitimate, verify with --publisher {got}"
+            )
         result = replace(
             result,
             status=verdict.status,
@@ -239,8 +252,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_trust(args: argparse.Namespace) -> int:
-    from pip_attest import _trust
+    from pip_attest import _cli_policy, _trust
 
+    if args.trust_command in ("list", "forget", "accept"):
+        command = getattr(_cli_policy, f"cmd_trust_{args.trust_command}")
+        return int(command(args))
     settings = cfg.Settings.from_env()
     if args.trust_command == "update":
         if settings.trust_root is not None:
@@ -290,6 +306,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         supported = True
     except Error:
         version, supported = (version if "version" in locals() else "none"), False
+    from pip_attest._cli_policy import policy_summary
+
     settings = cfg.Settings.from_env()
     enforce = cfg.env_flag(cfg.ENFORCE)
     from pip_attest import _trust
@@ -316,12 +334,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         "require_attestations": settings.require_attestations,
         "allow_unattested": sorted(settings.allow_unattested),
         "publishers": {k: [str(i) for i in v] for k, v in sorted(settings.pins.items())},
+        "policy": policy_summary(settings),
         **trust,
     }
     if args.format == "json":
         print(json.dumps(status, indent=2, sort_keys=True))
     else:
         for key, value in status.items():
+            if key == "policy":
+                value = (
+                    f"file {value['policy_file'] or '(none)'}; "
+                    f"{value['first_seen_projects']} first-seen project(s) in "
+                    f"{value['first_seen_store']} (details: pip-attest policy show)"
+                )
             print(f"{key}: {value}")
     return EXIT_OK if supported else EXIT_USAGE
 
@@ -339,6 +364,11 @@ pip-attest options (each also read from the environment variable shown):
                                                                 PIP_ATTEST_ALLOW_UNATTESTED
   --publisher PKG=IDENTITY  require PKG to be signed by IDENTITY (repeatable)
                                                                 PIP_ATTEST_PUBLISHER
+  --accept-publisher PKG=IDENTITY
+                            also accept IDENTITY for PKG, for this run only
+                                                         PIP_ATTEST_ACCEPT_PUBLISHER
+  --policy FILE             policy file (default: the nearest pyproject.toml's
+                            [tool.pip-attest] table)             PIP_ATTEST_POLICY
   --trust-root FILE         Sigstore trusted_root.json to verify against
                                                                 PIP_ATTEST_TRUST_ROOT
   --integrity-api URL       also ask this index's PEP 740 Integrity API
@@ -378,7 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--format", choices=["text", "json"])
     verify.add_argument("--output", metavar="FILE")
 
-    trust = sub.add_parser("trust", help="show or update the Sigstore trust root")
+    trust = sub.add_parser(
+        "trust", help="the Sigstore trust root (show, update) and first-seen publishers"
+    )
     tsub = trust.add_subparsers(dest="trust_command", metavar="ACTION", required=True)
     show = tsub.add_parser("show", help="where the trust root came from, its age and keys")
     show.add_argument("--trust-root", metavar="FILE")
@@ -389,6 +421,19 @@ def build_parser() -> argparse.ArgumentParser:
     update.add_argument(
         "--bootstrap-root", metavar="FILE", help="TUF root.json to trust first (private TUF)"
     )
+    listing = tsub.add_parser("list", help="the publishers first seen for each project")
+    listing.add_argument("--format", choices=["text", "json"], default="text")
+    forget = tsub.add_parser("forget", help="drop projects' first-seen records")
+    forget.add_argument("projects", nargs="+", metavar="PROJECT")
+    accept = tsub.add_parser("accept", help="accept IDENTITY as a publisher of PROJECT")
+    accept.add_argument("project", metavar="PROJECT")
+    accept.add_argument("identity", metavar="IDENTITY")
+
+    policy = sub.add_parser("policy", help="show the publisher policy in force")
+    psub = policy.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
+    pshow = psub.add_parser("show", help="the policy in force and where each part came from")
+    pshow.add_argument("--policy", metavar="FILE", help="policy file to read")
+    pshow.add_argument("--format", choices=["text", "json"], default="text")
 
     status = sub.add_parser("status", help="is enforcement active for this interpreter?")
     status.add_argument("--format", choices=["text", "json"], default="text")
@@ -396,6 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _env_from_args(args: argparse.Namespace) -> None:
+    if getattr(args, "policy", None):
+        os.environ[cfg.POLICY] = str(Path(args.policy).expanduser().resolve())
     if getattr(args, "trust_root", None):
         os.environ[cfg.TRUST_ROOT] = args.trust_root
     if getattr(args, "format", None) and args.command == "verify":
@@ -439,6 +486,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_verify(args)
         if args.command == "trust":
             return cmd_trust(args)
+        if args.command == "policy":
+            from pip_attest._cli_policy import cmd_policy_show
+
+            return cmd_policy_show(args)
         return cmd_status(args)
     except UsageError as err:
         print(f"pip-attest: error: {err}", file=sys.stderr)

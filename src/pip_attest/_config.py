@@ -8,6 +8,7 @@ read one source and agree. The README's environment table lists every variable.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,9 @@ TIMEOUT = "PIP_ATTEST_TIMEOUT"
 FORMAT = "PIP_ATTEST_FORMAT"
 OUTPUT = "PIP_ATTEST_OUTPUT"
 ALLOW_UNTESTED_PIP = "PIP_ATTEST_ALLOW_UNTESTED_PIP"
+POLICY = "PIP_ATTEST_POLICY"
+ACCEPT_PUBLISHER = "PIP_ATTEST_ACCEPT_PUBLISHER"
+FIRST_SEEN_DIR = "PIP_ATTEST_FIRST_SEEN_DIR"
 # Internal: where every pip process of one run (the top one and the build-dependency
 # subprocesses) appends its results, so that the top process can report them all.
 RESULTS_FILE = "PIP_ATTEST_RESULTS_FILE"
@@ -52,7 +56,8 @@ def _words(value: str) -> list[str]:
 
 
 def parse_pins(values: list[str]) -> dict[str, tuple[Identity, ...]]:
-    """``PKG=IDENTITY`` items into canonical project name → identities."""
+    """``PKG=IDENTITY`` items into canonical project name → identities (same-run items
+    for one project add up)."""
     pins: dict[str, tuple[Identity, ...]] = {}
     for item in values:
         project, sep, ident = item.partition("=")
@@ -63,19 +68,144 @@ def parse_pins(values: list[str]) -> dict[str, tuple[Identity, ...]]:
     return pins
 
 
+# The keys a policy table may hold. Anything else is an error: a misspelt
+# 'require-attestation' silently ignored would be a policy the user believes in and
+# does not have.
+_POLICY_KEYS = {"require-attestations", "allow-unattested", "publishers"}
+
+
+@dataclass(frozen=True, slots=True)
+class FilePolicy:
+    """The ``[tool.pip-attest]`` table of a pyproject.toml, or a ``--policy`` file."""
+
+    path: Path
+    require_attestations: bool | None = None
+    allow_unattested: frozenset[str] = frozenset()
+    pins: Mapping[str, tuple[Identity, ...]] = field(default_factory=dict)
+
+
+def find_policy_file(start: Path) -> Path | None:
+    """The nearest pyproject.toml at or above ``start`` (the project being worked on)."""
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_policy_file(path: Path) -> FilePolicy | None:
+    """Read a policy. In a pyproject.toml it is the ``[tool.pip-attest]`` table (absent:
+    no policy); any other file may hold the table or the keys at its top level."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise UsageError(f"cannot read policy file {path}: {err.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise UsageError(f"{path}: not valid TOML ({err})") from None
+    tool = doc.get("tool")
+    table = tool.get("pip-attest") if isinstance(tool, dict) else None
+    if table is None:
+        if path.name == "pyproject.toml":
+            return None
+        table = {k: v for k, v in doc.items() if k != "tool"}
+    where = f"{path} [tool.pip-attest]" if path.name == "pyproject.toml" else str(path)
+    if not isinstance(table, dict):
+        raise UsageError(f"{where}: expected a table")
+    unknown = sorted(set(table) - _POLICY_KEYS)
+    if unknown:
+        raise UsageError(
+            f"{where}: unknown key {unknown[0]!r}; known keys: {', '.join(sorted(_POLICY_KEYS))}"
+        )
+    require = table.get("require-attestations")
+    if require is not None and not isinstance(require, bool):
+        raise UsageError(f"{where}: require-attestations must be true or false")
+    allow = table.get("allow-unattested", [])
+    if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
+        raise UsageError(f"{where}: allow-unattested must be a list of project names")
+    publishers = table.get("publishers", {})
+    if not isinstance(publishers, dict):
+        raise UsageError(f"{where}: publishers must be a table of PROJECT = IDENTITY")
+    pins: dict[str, tuple[Identity, ...]] = {}
+    for project, value in publishers.items():
+        values = [value] if isinstance(value, str) else value
+        if (
+            not isinstance(values, list)
+            or not values
+            or not all(isinstance(v, str) for v in values)
+        ):
+            raise UsageError(
+                f"{where}: publishers.{project} must be an identity or a list of identities"
+            )
+        try:
+            pins[canonicalize_name(project)] = tuple(parse_identity(v) for v in values)
+        except UsageError as err:
+            raise UsageError(f"{where}: publishers.{project}: {err}") from None
+    return FilePolicy(
+        path=path,
+        require_attestations=require,
+        allow_unattested=frozenset(canonicalize_name(a) for a in allow),
+        pins=pins,
+    )
+
+
+def _policy_from(env: Mapping[str, str], cwd: Path | None) -> FilePolicy | None:
+    """The policy file in force: named by PIP_ATTEST_POLICY ("none" for no file), else
+    discovered from the working directory.
+
+    When reading the process's own environment, the discovery is written back into it, so
+    every pip subprocess of the run (build-dependency installs, which may run elsewhere,
+    or next to an sdist's own pyproject.toml) reads the same policy, never one of its own.
+    """
+    named = env.get(POLICY, "").strip()
+    if named.lower() == "none":
+        return None
+    if named:
+        path = Path(named).expanduser()
+        file = load_policy_file(path)
+        if file is None:
+            raise UsageError(f"{path}: has no [tool.pip-attest] table")
+        return file
+    found = find_policy_file(cwd or Path.cwd())
+    file = load_policy_file(found.resolve()) if found else None
+    if env is os.environ:
+        os.environ[POLICY] = str(file.path) if file else "none"
+    return file
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """Everything a run needs, merged from its sources.
+
+    Precedence (README, "Security model"): command-line flag, then environment variable,
+    then policy file (``--policy`` / ``PIP_ATTEST_POLICY``, else the nearest
+    pyproject.toml's ``[tool.pip-attest]``), then the default. The CLI writes its flags into
+    the environment, so flags and variables are one layer. Per-project entries merge: a
+    flag's pin for a project replaces the file's pin for that project only, and
+    allow-unattested lists are joined. ``sources`` says where each part came from.
+    """
+
     require_attestations: bool = False
     allow_unattested: frozenset[str] = frozenset()
     pins: Mapping[str, tuple[Identity, ...]] = field(default_factory=dict)
+    accepted: Mapping[str, tuple[Identity, ...]] = field(default_factory=dict)
+    policy_file: Path | None = None
+    first_seen_dir: Path | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)
     trust_root: Path | None = None
     integrity_apis: tuple[str, ...] = ()
     timeout: float = 60.0
     results_file: Path | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
         env = os.environ if env is None else env
+        file = _policy_from(env, cwd)
+        file_label = f"file {file.path}" if file else ""
+        sources: dict[str, str] = {}
         timeout_text = env.get(TIMEOUT, "").strip()
         try:
             timeout = float(timeout_text) if timeout_text else 60.0
@@ -85,12 +215,39 @@ class Settings:
             raise UsageError(f"{TIMEOUT}={timeout_text!r}: expected 0 < seconds <= 3600")
         trust_root = env.get(TRUST_ROOT, "").strip()
         results = env.get(RESULTS_FILE, "").strip()
+
+        if env.get(REQUIRE, "").strip():
+            require = env_flag(REQUIRE, env)
+            sources["require-attestations"] = f"--require-attestations / {REQUIRE}"
+        elif file and file.require_attestations is not None:
+            require = file.require_attestations
+            sources["require-attestations"] = file_label
+        else:
+            require = False
+            sources["require-attestations"] = "default"
+
+        allow_env = {canonicalize_name(n) for n in _words(env.get(ALLOW_UNATTESTED, ""))}
+        allow_file = set(file.allow_unattested) if file else set()
+        for name in allow_file:
+            sources[f"allow-unattested:{name}"] = file_label
+        for name in allow_env:
+            sources[f"allow-unattested:{name}"] = f"--allow-unattested / {ALLOW_UNATTESTED}"
+
+        pins = dict(file.pins) if file else {}
+        for name in pins:
+            sources[f"publisher:{name}"] = file_label
+        for name, identities in parse_pins(env.get(PUBLISHER, "").split()).items():
+            pins[name] = identities
+            sources[f"publisher:{name}"] = f"--publisher / {PUBLISHER}"
+        first_seen = env.get(FIRST_SEEN_DIR, "").strip()
         return cls(
-            require_attestations=env_flag(REQUIRE, env),
-            allow_unattested=frozenset(
-                canonicalize_name(n) for n in _words(env.get(ALLOW_UNATTESTED, ""))
-            ),
-            pins=parse_pins(env.get(PUBLISHER, "").split()),
+            require_attestations=require,
+            allow_unattested=frozenset(allow_env | allow_file),
+            pins=pins,
+            accepted=parse_pins(env.get(ACCEPT_PUBLISHER, "").split()),
+            policy_file=file.path if file else None,
+            first_seen_dir=Path(first_seen).expanduser() if first_seen else None,
+            sources=sources,
             trust_root=Path(trust_root).expanduser() if trust_root else None,
             integrity_apis=tuple(_words(env.get(INTEGRITY_API, ""))),
             timeout=timeout,

@@ -2,14 +2,23 @@
 
 This is the only place that decides. Verification says what is *true* of a file (these
 identities signed it, or it has no provenance, or its provenance is broken); the policy says
-whether that is *acceptable* (DESIGN.md §4). Expected publishers come from explicit pins
-(``--publisher``, ``PIP_ATTEST_PUBLISHER``); without a pin the publisher the index names is
-accepted once the certificate proves it.
+whether that is *acceptable* (DESIGN.md §4).
+
+Expected publishers come from these sources, strongest first; the first that knows the
+project decides:
+
+1. explicit pins (``--publisher``, ``PIP_ATTEST_PUBLISHER``, the policy file);
+2. the ``attestation-identities`` of the lock file being installed;
+3. the first-seen record (trust on first use, :mod:`pip_attest._store`);
+4. otherwise the publisher the index names is accepted once the certificate proves it.
+
+``--accept-publisher`` adds identities for one run without changing any of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
@@ -17,6 +26,7 @@ from packaging.utils import canonicalize_name
 from pip_attest._config import Settings
 from pip_attest._identity import Identity
 from pip_attest._model import FileResult, Status
+from pip_attest._store import FirstSeenStore, Record, StoreError
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,19 +47,59 @@ class Verdict:
     expected: tuple[Identity, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """Who should have signed a project's files, and why we think so."""
+
+    identities: tuple[Identity, ...] = ()
+    source: str = ""  # pin | lock | first-seen | "" (nothing known)
+    where: str = ""  # for messages: "pinned in …", "first seen with 1.0"
+    record: Record | None = None
+
+
 class Policy:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: FirstSeenStore | None = None,
+        locked: Mapping[str, tuple[Identity, ...]] | None = None,
+        lock_name: str = "the lock file",
+    ) -> None:
         self._settings = settings
+        self._store = store
+        self._locked = {canonicalize_name(k): v for k, v in (locked or {}).items()}
+        self._lock_name = lock_name
 
-    def expected(self, project: str) -> tuple[Identity, ...]:
-        return self._settings.pins.get(canonicalize_name(project), ())
+    @property
+    def store(self) -> FirstSeenStore:
+        if self._store is None:
+            self._store = FirstSeenStore(self._settings.first_seen_dir)
+        return self._store
 
-    def remember(self, results: Sequence[FileResult]) -> None:
-        """Record what a successful run saw (trust on first use)."""
-
-    def judge(self, project: str, evidence: Evidence) -> Verdict:
+    def expected(self, project: str) -> Expectation:
+        """The strongest source that knows ``project``. Raises :class:`StoreError` when the
+        first-seen record exists but cannot be read."""
         name = canonicalize_name(project)
-        expected = self.expected(name)
+        pins = self._settings.pins.get(name)
+        if pins:
+            origin = self._settings.sources.get(f"publisher:{name}", "a pin")
+            return Expectation(pins, "pin", f"is pinned ({origin})")
+        locked = self._locked.get(name)
+        if locked:
+            return Expectation(locked, "lock", f"is locked in {self._lock_name}")
+        record = self.store.get(name)
+        if record is not None:
+            return Expectation(
+                record.identities,
+                "first-seen",
+                f"was first seen attested at version {record.first_attested_version}",
+                record,
+            )
+        return Expectation()
+
+    def judge(self, project: str, evidence: Evidence, version: str = "") -> Verdict:
+        name = canonicalize_name(project)
         if evidence.kind == "invalid":
             return Verdict(
                 Status.INVALID,
@@ -57,7 +107,6 @@ class Policy:
                 evidence.reason,
                 "do not install this file; run 'pip-attest verify' on it for details "
                 "and report it to the index",
-                expected,
             )
         if evidence.kind == "unavailable":
             return Verdict(
@@ -66,41 +115,128 @@ class Policy:
                 evidence.reason,
                 "provenance could not be fetched, so nothing was installed; "
                 "retry, or check the index",
-                expected,
             )
+        try:
+            exp = self.expected(name)
+        except StoreError as err:
+            return Verdict(Status.INVALID, True, str(err), "")
         if evidence.kind == "missing":
-            if expected:
-                return Verdict(
-                    Status.DOWNGRADE,
-                    True,
-                    f"no attestation, but {name} is pinned to {_names(expected)}",
-                    f"if {name} really stopped attesting, remove its pin",
-                    expected,
+            return self._missing(name, version, evidence, exp)
+        return self._verified(name, evidence, exp)
+
+    def _missing(self, name: str, version: str, evidence: Evidence, exp: Expectation) -> Verdict:
+        reason = evidence.reason or "no attestation"
+        if exp.source in ("pin", "lock") or (
+            exp.record is not None and exp.record.expects_attestation(version)
+        ):
+            if exp.source == "lock":
+                hint = f"if {name} really stopped attesting, re-lock without its identities"
+            elif exp.source == "pin":
+                hint = f"if {name} really stopped attesting, remove its pin"
+            else:
+                hint = (
+                    f"if {name} really stopped attesting, forget its record: "
+                    f"pip-attest trust forget {name}"
                 )
-            allowed = name in self._settings.allow_unattested
-            if self._settings.require_attestations and not allowed:
-                return Verdict(
-                    Status.MISSING,
-                    True,
-                    evidence.reason or "no attestation",
-                    f"attestations are required; to install {name} anyway, add "
-                    f"--allow-unattested {name}",
-                    expected,
-                )
-            return Verdict(Status.MISSING, False, evidence.reason or "no attestation", "")
-        unexpected = [
-            i for i in evidence.identities if expected and not any(i.satisfies(e) for e in expected)
-        ]
-        if unexpected:
-            got = unexpected[0]
             return Verdict(
-                Status.UNEXPECTED_PUBLISHER,
+                Status.DOWNGRADE,
                 True,
-                f"got {got}, expected {_names(expected)}",
-                f"if {got} is a legitimate publisher of {name}, pin it: --publisher {name}={got}",
-                expected,
+                f"{reason}, but {name} {exp.where}, signed by {_names(exp.identities)}",
+                hint,
+                exp.identities,
             )
-        return Verdict(Status.VERIFIED, False, "", "", expected)
+        if exp.record is not None:
+            reason += (
+                f" (older than {exp.record.first_attested_version}, "
+                f"{name}'s first attested version)"
+            )
+        allowed = name in self._settings.allow_unattested
+        if self._settings.require_attestations and not allowed:
+            return Verdict(
+                Status.MISSING,
+                True,
+                reason,
+                f"attestations are required; to install {name} anyway, add "
+                f"--allow-unattested {name}",
+                exp.identities,
+            )
+        return Verdict(Status.MISSING, False, reason, "", exp.identities)
+
+    def _verified(self, name: str, evidence: Evidence, exp: Expectation) -> Verdict:
+        if not exp.identities:
+            return Verdict(Status.VERIFIED, False, "", "")
+        allowed = (*exp.identities, *self._settings.accepted.get(name, ()))
+        unexpected = [i for i in evidence.identities if not any(i.satisfies(e) for e in allowed)]
+        if not unexpected:
+            return Verdict(Status.VERIFIED, False, "", "", exp.identities)
+        got = unexpected[0]
+        once = f"--accept-publisher {name}={got}"
+        if exp.source == "first-seen":
+            hint = (
+                f"if {got} is {name}'s legitimate new publisher, accept it: "
+                f"pip-attest trust accept {name} {got}  (or {once} for this run only)"
+            )
+        elif exp.source == "lock":
+            hint = (
+                f"if {got} is legitimate, re-lock with: pip-attest lock {once}  "
+                f"(or {once} for this run only)"
+            )
+        else:
+            hint = f"if {got} is legitimate, change the pin  (or {once} for this run only)"
+        return Verdict(
+            Status.UNEXPECTED_PUBLISHER,
+            True,
+            f"signed by {got}, but {name} {exp.where}, signed by {_names(exp.identities)}",
+            hint,
+            exp.identities,
+        )
+
+    def remember(self, results: Sequence[FileResult]) -> None:
+        """Record what a successful run saw (trust on first use).
+
+        A project without a record gets one. A project with one gains the identities a pin
+        or the lock vouched for; identities accepted for this run only are not recorded.
+        Failing to write warns and does not undo the run: the files were judged already.
+        """
+        seen: dict[str, tuple[str, list[Identity]]] = {}
+        for result in results:
+            if result.status is not Status.VERIFIED or result.blocking:
+                continue
+            name = canonicalize_name(result.project)
+            version, identities = seen.setdefault(name, (result.version, []))
+            identities.extend(i for i in result.identities if i not in identities)
+            if _older(result.version, version):
+                seen[name] = (result.version, identities)
+        for project, (version, identities) in sorted(seen.items()):
+            self._remember_one(project, version, identities)
+
+    def _remember_one(self, name: str, version: str, identities: list[Identity]) -> None:
+        try:
+            self._record(name, version, identities)
+        except (StoreError, OSError) as err:
+            print(
+                f"pip-attest: warning: could not record {name}'s publishers: {err}",
+                file=sys.stderr,
+            )
+
+    def _record(self, name: str, version: str, identities: list[Identity]) -> None:
+        exp = self.expected(name)
+        if exp.source == "first-seen":
+            # Every identity that verified either matches the record already or was
+            # accepted for this run only: at most the first attested version moves earlier.
+            self.store.add(name, version, [], "first-use")
+            return
+        how = {"pin": "pinned", "lock": "locked"}.get(exp.source, "first-use")
+        self.store.add(name, version, identities, how)
+
+
+def _older(version: str, than: str) -> bool:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(version) < Version(than)
+    except InvalidVersion:
+        return False
 
 
 def _names(identities: Sequence[Identity]) -> str:

@@ -1,0 +1,224 @@
+"""The trust-on-first-use store: which publishers each project has been seen with.
+
+Like SSH's ``known_hosts``: the first time a project's files verify, the identities that
+signed them are recorded, with the version. From then on a file of that project signed by
+anyone else is an *unexpected publisher*, and a file with no attestation at all, at or after
+the first attested version, is a *downgrade*.
+
+One JSON file per project under ``<user data dir>/pip-attest/first-seen/``. Files are
+replaced atomically and every read-modify-write holds the store's lock, so concurrent runs
+neither tear a record nor lose each other's additions. A record that cannot be read is an
+error, never an empty record: silently forgetting a project would turn a downgrade into a
+"missing" warning.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from pip_attest._errors import Error
+from pip_attest._fileio import atomic_write, locked
+from pip_attest._identity import Identity, identity_from_publisher
+
+RECORD_VERSION = 1
+MAX_RECORD_BYTES = 1 << 20
+_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+
+
+class StoreError(Error):
+    """A first-seen record exists but cannot be trusted as read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    identity: Identity
+    version: str
+    added: str  # ISO 8601, UTC
+    how: str  # first-use | accepted | pinned | locked
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    project: str
+    first_attested_version: str
+    seen: tuple[Seen, ...] = field(default=())
+
+    @property
+    def identities(self) -> tuple[Identity, ...]:
+        return tuple(s.identity for s in self.seen)
+
+    def expects_attestation(self, version: str) -> bool:
+        """Whether a file of ``version`` should be attested, judging by this record.
+
+        Versions older than the first attested one may predate the project's Trusted
+        Publisher; anything at or after it, or any version we cannot order, should not.
+        """
+        try:
+            return Version(version) >= Version(self.first_attested_version)
+        except InvalidVersion:
+            return True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "record_version": RECORD_VERSION,
+            "project": self.project,
+            "first_attested_version": self.first_attested_version,
+            "identities": [
+                {
+                    "identity": str(s.identity),
+                    "publisher": s.identity.to_publisher(),
+                    "version": s.version,
+                    "added": s.added,
+                    "how": s.how,
+                }
+                for s in self.seen
+            ],
+        }
+
+
+def default_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("pip-attest", appauthor=False)) / "first-seen"
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _parse(project: str, path: Path, data: bytes) -> Record:
+    def bad(why: str) -> StoreError:
+        return StoreError(
+            f"first-seen record {path} is unreadable ({why}); inspect it, or delete it with "
+            f"'pip-attest trust forget {project}'"
+        )
+
+    if len(data) > MAX_RECORD_BYTES:
+        raise bad("too large")
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        raise bad("not JSON") from None
+    if not isinstance(doc, dict) or doc.get("record_version") != RECORD_VERSION:
+        raise bad("unknown format")
+    if doc.get("project") != project:
+        raise bad(f"it names project {doc.get('project')!r}")
+    first = doc.get("first_attested_version")
+    entries = doc.get("identities")
+    if not isinstance(first, str) or not isinstance(entries, list) or not entries:
+        raise bad("missing fields")
+    seen = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("publisher"), dict):
+            raise bad("bad identity entry")
+        try:
+            identity = identity_from_publisher(entry["publisher"])
+        except ValueError as err:
+            raise bad(str(err)) from None
+        version, added, how = (entry.get(k) for k in ("version", "added", "how"))
+        if not all(isinstance(v, str) for v in (version, added, how)):
+            raise bad("bad identity entry")
+        seen.append(Seen(identity, str(version), str(added), str(how)))
+    return Record(project, first, tuple(seen))
+
+
+class FirstSeenStore:
+    """Reads and updates the records. Reads are cached for the life of the object."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or default_dir()
+        self._cache: dict[str, Record | None] = {}
+
+    def _path(self, project: str) -> Path:
+        # Canonical names are [a-z0-9-]; anything else (a path separator, "..") never
+        # reaches the file system.
+        if not _NAME.fullmatch(project):
+            raise StoreError(f"{project!r} is not a valid project name")
+        return self.root / f"{project}.json"
+
+    def _lock(self) -> Path:
+        return self.root / ".lock"
+
+    def get(self, project: str) -> Record | None:
+        name = canonicalize_name(project)
+        if name not in self._cache:
+            self._cache[name] = self._read(name)
+        return self._cache[name]
+
+    def _read(self, name: str) -> Record | None:
+        path = self._path(name)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise StoreError(f"cannot read first-seen record {path}: {err.strerror}") from None
+        return _parse(name, path, data)
+
+    def _write(self, record: Record) -> None:
+        path = self._path(record.project)
+        atomic_write(path, (json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n").encode())
+        self._cache[record.project] = record
+
+    def add(
+        self, project: str, version: str, identities: Iterable[Identity], how: str
+    ) -> tuple[Record, list[Identity]]:
+        """Add identities to a project's record (creating it). Returns the record and the
+        identities that were new. The first attested version only ever moves earlier."""
+        name = canonicalize_name(project)
+        with locked(self._lock()):
+            record = self._read(name)
+            seen = list(record.seen) if record else []
+            first = record.first_attested_version if record else version
+            if record and _older(version, first):
+                first = version
+            new = []
+            for identity in identities:
+                if any(s.identity == identity for s in seen):
+                    continue
+                seen.append(Seen(identity, version, _now(), how))
+                new.append(identity)
+            updated = Record(name, first, tuple(seen))
+            if record is None or new or first != record.first_attested_version:
+                self._write(updated)
+            return updated, new
+
+    def forget(self, project: str) -> bool:
+        name = canonicalize_name(project)
+        with locked(self._lock()):
+            self._cache.pop(name, None)
+            try:
+                self._path(name).unlink()
+            except FileNotFoundError:
+                return False
+            return True
+
+    def records(self) -> Iterator[Record | StoreError]:
+        """Every record, sorted by project; an unreadable one is yielded as its error."""
+        if not self.root.is_dir():
+            return
+        for path in sorted(self.root.glob("*.json")):
+            name = path.stem
+            try:
+                record = self.get(name)
+            except StoreError as err:
+                yield err
+                continue
+            if record is not None:
+                yield record
+
+
+def _older(version: str, than: str) -> bool:
+    try:
+        return Version(version) < Version(than)
+    except InvalidVersion:
+        return False
