@@ -136,6 +136,9 @@ def cmd_install(argv: Sequence[str]) -> int:
     ours, pip_args = split_install_args(argv)
     _apply_to_env(ours)
     fmt, output = _output_format()
+    from pip_attest._cli_lock import translate_lock_requirements
+
+    pip_args = translate_lock_requirements(pip_args)
     from pip_attest._check import read_results
     from pip_attest._pip._run import preflight, run_pip
     from pip_attest._report import render_json, render_text
@@ -397,6 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "install", help="pip install, verified (takes pip install's arguments)", add_help=False
     )
+    sub.add_parser(
+        "lock", help="write a pylock.toml with verified attestation-identities", add_help=False
+    )
 
     verify = sub.add_parser("verify", help="verify local distribution files", allow_abbrev=False)
     verify.add_argument("files", nargs="+", metavar="FILE")
@@ -471,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     head = argv
     rest: list[str] = []
     command_at = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
-    if command_at is not None and argv[command_at] == "install":
+    if command_at is not None and argv[command_at] in ("install", "lock"):
         head, rest = argv[: command_at + 1], argv[command_at + 1 :]
     try:
         args = parser.parse_args(head)
@@ -481,6 +487,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         if args.command == "install":
             return cmd_install(rest)
+        if args.command == "lock":
+            from pip_attest._cli_lock import cmd_lock
+
+            return cmd_lock(rest)
         _env_from_args(args)
         if args.command == "verify":
             return cmd_verify(args)

@@ -31,6 +31,9 @@ ALLOW_UNTESTED_PIP = "PIP_ATTEST_ALLOW_UNTESTED_PIP"
 POLICY = "PIP_ATTEST_POLICY"
 ACCEPT_PUBLISHER = "PIP_ATTEST_ACCEPT_PUBLISHER"
 FIRST_SEEN_DIR = "PIP_ATTEST_FIRST_SEEN_DIR"
+# The pylock.toml whose attestation-identities are the expected publishers (set by
+# 'pip-attest install -r pylock.toml' and 'pip-attest lock').
+LOCK = "PIP_ATTEST_LOCK"
 # Internal: where every pip process of one run (the top one and the build-dependency
 # subprocesses) appends its results, so that the top process can report them all.
 RESULTS_FILE = "PIP_ATTEST_RESULTS_FILE"
@@ -194,6 +197,8 @@ class Settings:
     accepted: Mapping[str, tuple[Identity, ...]] = field(default_factory=dict)
     policy_file: Path | None = None
     first_seen_dir: Path | None = None
+    lock_file: Path | None = None
+    locked: Mapping[str, tuple[Identity, ...]] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)
     trust_root: Path | None = None
     integrity_apis: tuple[str, ...] = ()
@@ -240,6 +245,13 @@ class Settings:
             pins[name] = identities
             sources[f"publisher:{name}"] = f"--publisher / {PUBLISHER}"
         first_seen = env.get(FIRST_SEEN_DIR, "").strip()
+        lock_name = env.get(LOCK, "").strip()
+        lock_file = Path(lock_name).expanduser() if lock_name else None
+        locked: dict[str, tuple[Identity, ...]] = {}
+        if lock_file is not None:
+            from pip_attest._lock import locked_identities, read_lock
+
+            locked = locked_identities(read_lock(lock_file))
         return cls(
             require_attestations=require,
             allow_unattested=frozenset(allow_env | allow_file),
@@ -247,6 +259,8 @@ class Settings:
             accepted=parse_pins(env.get(ACCEPT_PUBLISHER, "").split()),
             policy_file=file.path if file else None,
             first_seen_dir=Path(first_seen).expanduser() if first_seen else None,
+            lock_file=lock_file,
+            locked=locked,
             sources=sources,
             trust_root=Path(trust_root).expanduser() if trust_root else None,
             integrity_apis=tuple(_words(env.get(INTEGRITY_API, ""))),

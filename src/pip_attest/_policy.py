@@ -68,7 +68,11 @@ class Policy:
     ) -> None:
         self._settings = settings
         self._store = store
-        self._locked = {canonicalize_name(k): v for k, v in (locked or {}).items()}
+        if locked is None:
+            locked = settings.locked
+            if settings.lock_file is not None:
+                lock_name = settings.lock_file.name
+        self._locked = {canonicalize_name(k): v for k, v in locked.items()}
         self._lock_name = lock_name
 
     @property

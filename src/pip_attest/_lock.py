@@ -1,0 +1,299 @@
+"""PEP 751 lock files whose packages carry verified ``attestation-identities``.
+
+``pip-attest lock`` resolves with pip (``pip lock`` where pip has it, 25.1 and later;
+``pip install --dry-run --report`` before that), with the seam installed so that an sdist
+pip must build for its metadata is verified before its build code runs. Then, for every
+locked file, it fetches the provenance the index advertised and verifies it against the
+sha256 the index gave: nothing is downloaded for that. The policy judges the result with
+the identities of the existing lock as the expected set, so a changed publisher or a lost
+attestation never slips into a rewritten lock.
+
+``pip-attest install -r pylock.toml`` goes the other way: the lock becomes pinned
+requirements with ``--hash`` for every locked file (so pip installs exactly those, on any
+pip), and its identities become the expected publishers (``PIP_ATTEST_LOCK``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.utils import canonicalize_name
+
+from pip_attest._errors import Error, UsageError
+from pip_attest._identity import Identity, identity_from_publisher
+from pip_attest._model import FileResult, Status
+
+LOCK_NAME = re.compile(r"^pylock\.([^.]+\.)?toml$")
+PIP_LOCK_SINCE = (25, 1)
+
+
+class LockError(UsageError):
+    """A lock file that cannot be read or trusted as written."""
+
+
+@dataclass(frozen=True, slots=True)
+class LockedFile:
+    filename: str
+    url: str
+    sha256: str
+    kind: str  # wheel | sdist
+
+
+@dataclass(slots=True)
+class LockedPackage:
+    name: str
+    version: str
+    files: list[LockedFile] = field(default_factory=list)
+    index: str | None = None
+    marker: str | None = None
+    identities: tuple[Identity, ...] = ()
+
+
+def is_lock_path(path: str) -> bool:
+    return LOCK_NAME.match(Path(path).name) is not None
+
+
+# -- reading --
+
+
+def read_lock(path: Path) -> list[LockedPackage]:
+    """Parse and validate a pylock.toml. Raises :class:`LockError` with one line."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+    from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
+
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise LockError(f"cannot read lock file {path}: {err.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise LockError(f"{path}: not valid TOML ({err})") from None
+    try:
+        lock = Pylock.from_dict(doc)
+    except (PylockValidationError, PylockUnsupportedVersionError) as err:
+        raise LockError(f"{path}: not a valid PEP 751 lock file ({err})") from None
+    packages = []
+    for pkg in lock.packages:
+        name = canonicalize_name(pkg.name)
+        files = [
+            LockedFile(
+                w.name or _url_name(w.url), w.url or "", _sha256(path, name, w.hashes), "wheel"
+            )
+            for w in pkg.wheels or ()
+        ]
+        if pkg.sdist is not None:
+            s = pkg.sdist
+            files.append(
+                LockedFile(
+                    s.name or _url_name(s.url), s.url or "", _sha256(path, name, s.hashes), "sdist"
+                )
+            )
+        try:
+            identities = [identity_from_publisher(raw) for raw in pkg.attestation_identities or ()]
+        except ValueError as err:
+            raise LockError(f"{path}: {name}: attestation-identities: {err}") from None
+        packages.append(
+            LockedPackage(
+                name=name,
+                version=str(pkg.version) if pkg.version is not None else "",
+                files=files,
+                index=pkg.index,
+                marker=str(pkg.marker) if pkg.marker is not None else None,
+                identities=tuple(identities),
+            )
+        )
+    return packages
+
+
+def locked_identities(packages: Iterable[LockedPackage]) -> dict[str, tuple[Identity, ...]]:
+    return {p.name: p.identities for p in packages if p.identities}
+
+
+def _sha256(path: Path, name: str, hashes: Mapping[str, str]) -> str:
+    digest = hashes.get("sha256", "")
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise LockError(f"{path}: {name}: every file needs a sha256 hash")
+    return digest
+
+
+def _url_name(url: str | None) -> str:
+    return unquote(urlsplit(url or "").path.rsplit("/", 1)[-1])
+
+
+def requirements_for(packages: Sequence[LockedPackage], *, add_index: bool) -> str:
+    """The lock as a pip requirements file: each package pinned, with every locked file's
+    hash, so that pip (any version) can install only those files."""
+    from packaging.markers import default_environment
+
+    env = default_environment()
+    lines = []
+    indexes = {p.index for p in packages if p.files}
+    if add_index and len(indexes) == 1 and None not in indexes:
+        lines.append(f"--index-url {next(iter(indexes))}")
+    for pkg in packages:
+        if pkg.marker:
+            try:
+                if not Marker(pkg.marker).evaluate(dict(env)):  # type: ignore[arg-type]
+                    continue
+            except InvalidMarker as err:
+                raise LockError(f"{pkg.name}: bad marker: {err}") from None
+        if not pkg.files:
+            raise LockError(
+                f"{pkg.name}: only files with a URL and a sha256 can be installed from a lock"
+            )
+        hashes = " ".join(f"--hash=sha256:{f.sha256}" for f in pkg.files)
+        lines.append(f"{pkg.name}=={pkg.version} {hashes}")
+    return "\n".join(lines) + "\n"
+
+
+# -- resolving --
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    name: str
+    version: str
+    filename: str
+    url: str
+    sha256: str
+
+
+def parse_report(report: Mapping[str, Any]) -> list[Resolved]:
+    """``pip install --dry-run --report`` output → one file per package."""
+    out = []
+    for item in report.get("install", []):
+        meta = item.get("metadata", {})
+        info = item.get("download_info", {})
+        url = str(info.get("url", ""))
+        archive = info.get("archive_info")
+        if not isinstance(archive, dict):
+            raise Error(f"{meta.get('name')}: only index or archive files can be locked")
+        sha = (archive.get("hashes") or {}).get("sha256") or ""
+        if not sha and str(archive.get("hash", "")).startswith("sha256="):
+            sha = str(archive["hash"])[7:]
+        out.append(
+            Resolved(
+                canonicalize_name(str(meta.get("name", ""))),
+                str(meta.get("version", "")),
+                _url_name(url),
+                url,
+                sha,
+            )
+        )
+    return out
+
+
+def parse_pip_lock(doc: Mapping[str, Any]) -> list[Resolved]:
+    """``pip lock`` output → every file it recorded."""
+    out = []
+    for pkg in doc.get("packages", []):
+        name = canonicalize_name(str(pkg.get("name", "")))
+        version = str(pkg.get("version", ""))
+        archives = [*pkg.get("wheels", []), *([pkg["sdist"]] if "sdist" in pkg else [])]
+        if not archives:
+            raise Error(f"{name}: only index or archive files can be locked")
+        for archive in archives:
+            url = str(archive.get("url", ""))
+            sha = str((archive.get("hashes") or {}).get("sha256", ""))
+            out.append(Resolved(name, version, archive.get("name") or _url_name(url), url, sha))
+    return out
+
+
+# -- writing --
+
+
+def _toml_str(value: str) -> str:
+    # JSON string escapes are TOML basic-string escapes, except DEL, which TOML wants escaped.
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _inline(table: Mapping[str, str]) -> str:
+    return "{ " + ", ".join(f"{k} = {_toml_str(v)}" for k, v in sorted(table.items())) + " }"
+
+
+def render_lock(packages: Sequence[LockedPackage]) -> str:
+    """Deterministic PEP 751 text: sorted packages, sorted files, no timestamps."""
+    lines = ['lock-version = "1.0"', 'created-by = "pip-attest"', ""]
+    for pkg in sorted(packages, key=lambda p: p.name):
+        lines += [
+            "[[packages]]",
+            f"name = {_toml_str(pkg.name)}",
+            f"version = {_toml_str(pkg.version)}",
+        ]
+        if pkg.marker:
+            lines.append(f"marker = {_toml_str(pkg.marker)}")
+        if pkg.index:
+            lines.append(f"index = {_toml_str(pkg.index)}")
+        sdists = [f for f in pkg.files if f.kind == "sdist"]
+        wheels = sorted((f for f in pkg.files if f.kind == "wheel"), key=lambda f: f.filename)
+        if wheels:
+            lines.append("wheels = [")
+            lines += [
+                f"  {{ name = {_toml_str(w.filename)}, url = {_toml_str(w.url)}, "
+                f"hashes = {{ sha256 = {_toml_str(w.sha256)} }} }},"
+                for w in wheels
+            ]
+            lines.append("]")
+        if sdists:
+            s = sdists[0]
+            lines.append(
+                f"sdist = {{ name = {_toml_str(s.filename)}, url = {_toml_str(s.url)}, "
+                f"hashes = {{ sha256 = {_toml_str(s.sha256)} }} }}"
+            )
+        for identity in sorted(pkg.identities, key=str):
+            lines += ["", "[[packages.attestation-identities]]"]
+            lines += [f"{k} = {_toml_str(v)}" for k, v in identity.to_publisher().items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def validate_text(text: str) -> None:
+    """What we write must read back as a valid lock (packaging.pylock)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+    from packaging.pylock import Pylock
+
+    Pylock.from_dict(tomllib.loads(text))
+
+
+def index_base(page_url: str | None, name: str) -> str | None:
+    """``https://host/simple/NAME/`` → ``https://host/simple/``, else None."""
+    if not page_url:
+        return None
+    stripped = page_url.rstrip("/")
+    head, _, last = stripped.rpartition("/")
+    return f"{head}/" if canonicalize_name(unquote(last)) == name else None
+
+
+def verify_all(check: Any, candidates: Sequence[Any], workers: int = 8) -> list[FileResult]:
+    """Check candidates concurrently (provenance downloads overlap); order preserved."""
+    if len(candidates) <= 1:
+        return [check(c) for c in candidates]
+    with ThreadPoolExecutor(max_workers=min(workers, len(candidates))) as pool:
+        return list(pool.map(check, candidates))
+
+
+def identities_for(results: Iterable[FileResult]) -> tuple[Identity, ...]:
+    seen: list[Identity] = []
+    for r in results:
+        if r.status is Status.VERIFIED:
+            seen.extend(i for i in r.identities if i not in seen)
+    return tuple(seen)
+
+
+def temp_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="pip-attest-lock-"))
