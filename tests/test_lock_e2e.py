@@ -296,3 +296,32 @@ def test_bad_lock_files_are_usage_errors(
     assert result.returncode == 2, result.output
     assert message in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_extra_locks_the_projects_optional_dependencies(
+    make_venv: MakeVenv,
+    index: IndexServer,
+    sigstore_instance: ThrowawaySigstore,
+    minted_root: Path,
+    wheelhouse: Path,
+    tmp_path: Path,
+) -> None:
+    serve(index, sigstore_instance, tmp_path, "app-a", "1.0", github("example/app-a"))
+    serve(index, sigstore_instance, tmp_path, "app-b", "1.0", github("example/app-b"))
+    index.add_file(next(wheelhouse.glob("flit_core-*.whl")))  # the project's build backend
+    project = tmp_path / "myapp"
+    (project / "myapp").mkdir(parents=True)
+    (project / "myapp" / "__init__.py").write_text('"""My app."""\n__version__ = "0.1"\n')
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["flit_core>=3.2,<4"]\nbuild-backend = "flit_core.buildapi"\n'
+        '[project]\nname = "myapp"\nversion = "0.1"\ndescription = "x"\n'
+        'dependencies = ["app-b"]\n[project.optional-dependencies]\nextra1 = ["app-a"]\n'
+    )
+    venv = make_venv()
+
+    result = lock(venv, index, project, "--extra", "extra1", root=minted_root)
+
+    assert result.returncode == 0, result.output
+    locked = identities(read(project / "pylock.toml"))
+    assert sorted(locked) == ["app-a", "app-b"]  # the project itself is not an index file
+    assert locked["app-a"][0]["repository"] == "example/app-a"

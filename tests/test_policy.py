@@ -200,8 +200,12 @@ def test_unreadable_record_blocks_instead_of_being_forgotten(
 
 
 def test_store_refuses_names_that_are_not_project_names(tmp_path: Path) -> None:
+    store = FirstSeenStore(tmp_path)
     with pytest.raises(StoreError, match="not a valid project name"):
-        FirstSeenStore(tmp_path).get("../../etc/passwd")
+        store.add("../../etc/passwd", "1", [A], "accepted")
+    # A local tree pip has not named yet has no record (and is no error).
+    assert store.get("file:///tmp/x/../myapp") is None
+    assert not list(tmp_path.iterdir())
 
 
 def _add_many(root: str, worker: int) -> None:

@@ -102,7 +102,7 @@ def cmd_lock(argv: Sequence[str]) -> int:
     settings = cfg.Settings.from_env()
     _warn_stale_root(settings)
 
-    records, packages, pip_rc, pip_version = _resolve_and_verify(pip_args, settings, fmt)
+    records, packages, pip_rc, pip_version = _resolve_and_verify(pip_args, settings, out)
     refused = [r for r in records if r.get("blocking")]
     text = ""
     if not refused and pip_rc == 0:
@@ -175,7 +175,7 @@ def cmd_lock(argv: Sequence[str]) -> int:
 
 
 def _resolve_and_verify(
-    pip_args: list[str], settings: cfg.Settings, fmt: str
+    pip_args: list[str], settings: cfg.Settings, out: Path
 ) -> tuple[list[dict[str, Any]], list[Any], int, str]:
     from pip_attest._check import Candidate, Checker, read_results
     from pip_attest._lock import (
@@ -198,9 +198,17 @@ def _resolve_and_verify(
     settings = cfg.Settings.from_env()
     try:
         if Version(pip_version).release[:2] >= (25, 1):
-            target = work / "pylock.toml"
-            rc = run_pip("lock", ["-o", str(target), *pip_args], settings, quiet_stdout=True)
-            resolved = parse_pip_lock(_toml(target)) if rc == 0 else []
+            # Next to the real lock: pip writes local paths relative to the lock's folder.
+            folder = out.resolve().parent
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix="pylock.pipattesttmp", suffix=".toml", dir=folder)
+            os.close(fd)
+            target = Path(name)
+            try:
+                rc = run_pip("lock", ["-o", str(target), *pip_args], settings, quiet_stdout=True)
+                resolved = parse_pip_lock(_toml(target)) if rc == 0 else []
+            finally:
+                target.unlink(missing_ok=True)
         else:
             target = work / "report.json"
             args = ["--dry-run", "--ignore-installed", "--report", str(target), *pip_args]

@@ -177,6 +177,8 @@ def parse_report(report: Mapping[str, Any]) -> list[Resolved]:
         meta = item.get("metadata", {})
         info = item.get("download_info", {})
         url = str(info.get("url", ""))
+        if "dir_info" in info:
+            continue  # the local project being locked (--extra): not an index file
         archive = info.get("archive_info")
         if not isinstance(archive, dict):
             raise Error(f"{meta.get('name')}: only index or archive files can be locked")
@@ -201,6 +203,8 @@ def parse_pip_lock(doc: Mapping[str, Any]) -> list[Resolved]:
     for pkg in doc.get("packages", []):
         name = canonicalize_name(str(pkg.get("name", "")))
         version = str(pkg.get("version", ""))
+        if "directory" in pkg:
+            continue  # the local project being locked (--extra): not an index file
         archives = [*pkg.get("wheels", []), *([pkg["sdist"]] if "sdist" in pkg else [])]
         if not archives:
             raise Error(f"{name}: only index or archive files can be locked")

@@ -150,6 +150,8 @@ class FirstSeenStore:
 
     def get(self, project: str) -> Record | None:
         name = canonicalize_name(project)
+        if not _NAME.fullmatch(name):
+            return None  # a local tree or URL pip has not named yet: never recorded
         if name not in self._cache:
             self._cache[name] = self._read(name)
         return self._cache[name]
