@@ -122,6 +122,8 @@ def policy_summary(settings: cfg.Settings) -> dict[str, Any]:
             {"project": p, "identities": [str(i) for i in ids]}
             for p, ids in sorted(settings.accepted.items())
         ],
+        "lock_file": str(settings.lock_file) if settings.lock_file else None,
+        "locked_projects": len(settings.locked),
         "first_seen_store": str(store.root),
         "first_seen_projects": recorded,
     }
@@ -148,6 +150,11 @@ def cmd_policy_show(args: argparse.Namespace) -> int:
         f"  {acc['project']} += {' or '.join(acc['identities'])}  (this run only)"
         for acc in summary["accepted_this_run"]
     )
+    if summary["lock_file"]:
+        lines.append(
+            f"lock file:            {summary['lock_file']} "
+            f"({summary['locked_projects']} project(s) with attestation-identities)"
+        )
     lines.append(
         f"first-seen records:   {summary['first_seen_projects']} project(s) in "
         f"{summary['first_seen_store']}"
