@@ -177,6 +177,7 @@ class FirstSeenStore:
         """Add identities to a project's record (creating it). Returns the record and the
         identities that were new. The first attested version only ever moves earlier."""
         name = canonicalize_name(project)
+        self._path(name)  # refuse a name that is no project name before touching anything
         with locked(self._lock()):
             record = self._read(name)
             seen = list(record.seen) if record else []
