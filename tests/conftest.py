@@ -15,6 +15,8 @@ from tests.support.venvs import (
     REPO,
     Venv,
     build_wheelhouse,
+    copy_venv,
+    fresh_install,
     layered_venv,
     make_template,
 )
@@ -22,6 +24,21 @@ from tests.support.venvs import (
 REAL_FIXTURES = Path(
     os.environ.get("PIP_ATTEST_REAL_FIXTURES", str(REPO.parent / "shared" / "fixtures" / "real"))
 )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``PIP_ATTEST_MATRIX_ONLY=1`` (set by scripts/matrix): keep only the tests that are
+    parametrized by pip version; the others do not depend on it and run in .ci/run."""
+    if os.environ.get("PIP_ATTEST_MATRIX_ONLY") != "1":
+        return
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        (keep if callspec is not None and "pip_version" in callspec.params else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(autouse=True)
@@ -101,6 +118,44 @@ def make_venv(
         return layered_venv(tmp_path / f"venv{count}", template, home, pip_version)
 
     yield make
+
+
+@pytest.fixture
+def installed_venv(
+    tmp_path: Path,
+    templates: dict[str, Path],
+    wheelhouse: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[..., Venv]:
+    """``installed_venv(pip_version=PIP_NEWEST)``: a standalone venv where pip-attest is
+    really installed (its ``.pth`` in the venv's own site-packages), free to break."""
+    count = 0
+
+    def make(pip_version: str = PIP_NEWEST) -> Venv:
+        nonlocal count
+        count += 1
+        template = _template(pip_version, templates, wheelhouse, tmp_path_factory)
+        home = tmp_path / f"installed-home{count}"
+        home.mkdir()
+        return copy_venv(template, tmp_path / f"installed{count}", home, pip_version)
+
+    return make
+
+
+@pytest.fixture
+def fresh_venv(tmp_path: Path, wheelhouse: Path) -> Callable[..., Venv]:
+    """``fresh_venv(pip_version=PIP_NEWEST)``: a new venv into which pip and pip-attest are
+    installed by pip itself, offline from the wheelhouse, during the test."""
+    count = 0
+
+    def make(pip_version: str = PIP_NEWEST) -> Venv:
+        nonlocal count
+        count += 1
+        home = tmp_path / f"fresh-home{count}"
+        home.mkdir()
+        return fresh_install(tmp_path / f"fresh{count}", wheelhouse, pip_version, home)
+
+    return make
 
 
 @pytest.fixture

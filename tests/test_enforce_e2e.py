@@ -10,7 +10,7 @@ import pytest
 from tests.support.index_server import IndexServer
 from tests.support.packages import make_sdist, make_wheel
 from tests.support.throwaway_sigstore import Faults, ThrowawaySigstore, github
-from tests.support.venvs import PIP_VERSIONS, Venv
+from tests.support.venvs import PIP_UNSUPPORTED, PIP_VERSIONS, Venv
 
 pytestmark = pytest.mark.e2e
 MakeVenv = Callable[..., Venv]
@@ -72,14 +72,19 @@ def test_plain_pip_installs_a_valid_file_with_a_summary(
     assert "pip-attest: checked 1 file: 1 verified" in result.stderr
     assert "github:example/guarded/release.yml" in result.stderr
     assert "guarded" in venv.installed()
+    # pip 26.1+ blocks imports while it installs: the hook imported everything before.
+    assert "Blocked import" not in result.output and "Unsafe import" not in result.output
+    assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("pip_version", PIP_VERSIONS)
 def test_plain_pip_refuses_a_bad_build_dependency_before_the_build(
     make_venv: MakeVenv,
     index: IndexServer,
     sigstore_instance: ThrowawaySigstore,
     minted_root: Path,
     tmp_path: Path,
+    pip_version: str,
 ) -> None:
     marker = tmp_path / "build-ran"
     sdist = make_sdist(tmp_path, "appsdist", "1.0", build_requires=["buildhelper"], marker=marker)
@@ -90,7 +95,7 @@ def test_plain_pip_refuses_a_bad_build_dependency_before_the_build(
         make_wheel(tmp_path, "buildhelper", "1.0"),
         Faults(signature_over_other_payload=True),
     )
-    venv = make_venv()
+    venv = make_venv(pip_version)
 
     result = venv.pip(
         "install",
@@ -124,6 +129,28 @@ def test_venv_isolation_feature_is_refused_when_enforcing(
     assert result.returncode == 2, result.output
     assert "venv-isolation" in result.stderr and "pip-attest" in result.stderr
     assert "anything" not in venv.installed()
+
+
+def test_plain_pip_of_an_unsupported_version_is_stopped_when_enforcing(
+    make_venv: MakeVenv, index: IndexServer, wheelhouse: Path, tmp_path: Path
+) -> None:
+    venv = make_venv()
+    downgrade = venv.pip(
+        "install", "--no-index", "--find-links", str(wheelhouse), f"pip=={PIP_UNSUPPORTED}"
+    )
+    assert downgrade.returncode == 0, downgrade.output
+    index.add_file(make_wheel(tmp_path, "anything", "1.0"))
+
+    result = venv.pip(
+        "install", "-i", index.simple_url, "anything", env={"PIP_ATTEST_ENFORCE": "1"}
+    )
+
+    assert result.returncode == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"ERROR: pip-attest: pip {PIP_UNSUPPORTED} is not supported")
+    assert "pip will not run unguarded" in line
+    assert "anything" not in venv.installed()
+    assert index.paths() == []  # pip never reached the index
 
 
 def test_hook_imports_nothing_when_the_variable_is_unset(make_venv: MakeVenv) -> None:

@@ -330,7 +330,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         "python": sys.executable,
         "hook_installed": hook.is_file(),
         "hook_path": str(hook),
-        "enforcing": enforce and hook.is_file(),
+        # Loaded at start-up by the .pth when the variable is set: proof it really runs.
+        "hook_active": "pip_attest._pip._hook" in sys.modules,
+        "enforcing": enforce and hook.is_file() and "pip_attest._pip._hook" in sys.modules,
         "pip_version": version,
         "pip_supported": supported,
         "pip_supported_range": SUPPORTED_RANGE,

@@ -11,12 +11,14 @@ Creating one costs milliseconds instead of the seconds a full install takes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +26,39 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 PIP_OLDEST = "23.3.2"
 PIP_NEWEST = "26.3"
-PIP_VERSIONS = (PIP_OLDEST, PIP_NEWEST)
 PIP_UNSUPPORTED = "23.2.1"  # just below the supported range
+# The compatibility matrix (scripts/matrix): the newest patch release of each supported line.
+PIP_MATRIX = ("23.3.2", "24.0", "24.3.1", "25.0.1", "25.3", "26.3")
+# Space- or comma-separated pip releases the version-parametrized end-to-end tests run on.
+# Unset: the oldest and the newest, as in every CI run.
+PIP_VERSIONS_ENV = "PIP_ATTEST_TEST_PIPS"
+
+
+def pip_versions(value: str | None) -> tuple[str, ...]:
+    """The pip releases to test, from ``PIP_ATTEST_TEST_PIPS`` (``None``: the default pair).
+
+    Each must be an exact release inside pip-attest's supported range: a typo or an
+    unsupported pip would otherwise turn into a matrix that quietly tests something else.
+    """
+    if value is None or not value.strip():
+        return (PIP_OLDEST, PIP_NEWEST)
+    from packaging.version import InvalidVersion, Version
+
+    from pip_attest._pip._seam import MAX_PIP_EXCLUSIVE, MIN_PIP, SUPPORTED_RANGE
+
+    found: dict[str, Version] = {}
+    for item in value.replace(",", " ").split():
+        try:
+            version = Version(item)
+        except InvalidVersion:
+            raise ValueError(f"{PIP_VERSIONS_ENV}: {item!r} is not a pip version") from None
+        if not MIN_PIP <= version < MAX_PIP_EXCLUSIVE:
+            raise ValueError(f"{PIP_VERSIONS_ENV}: pip {item} is not in {SUPPORTED_RANGE}")
+        found[item] = version
+    return tuple(sorted(found, key=found.__getitem__))
+
+
+PIP_VERSIONS = pip_versions(os.environ.get(PIP_VERSIONS_ENV))
 
 
 def isolated_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -82,59 +115,64 @@ def _tree_hash(*paths: Path) -> str:
 def build_wheelhouse(root: Path, home: Path) -> Path:
     """pip-attest's wheel plus everything needed to install it offline, cached by content.
 
-    Dependencies come from the package registry (the only network tests use); the project's
-    own wheel is rebuilt whenever ``src/`` or ``pyproject.toml`` change.
+    Dependencies and pip releases come from the package registry (the only network tests
+    use) into ``deps-<pyproject hash>``, which only ever grows. Each state of ``src/`` gets
+    its own ``wheelhouse-<hash>``: the project's wheel plus links to those files, created
+    whole by one rename. Sessions running side by side on one checkout (while its source
+    changes) never see another's half-built or deleted wheel.
     """
     env = isolated_env(home)
-    deps_key = _tree_hash(REPO / "pyproject.toml")
-    house = root / f"wheelhouse-{deps_key}"
-    house.mkdir(parents=True, exist_ok=True)
+    deps = root / f"deps-{_tree_hash(REPO / 'pyproject.toml')}"
+    deps.mkdir(parents=True, exist_ok=True)
     project_key = _tree_hash(REPO / "src", REPO / "pyproject.toml", REPO / "README.md")
-    marker = house / f".project-{project_key}"
-    if not marker.exists():
-        for old in house.glob("pip_attest-*.whl"):
-            old.unlink()
-        for old in house.glob(".project-*"):
-            old.unlink()
-        _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(house), str(REPO)], env)
-        marker.touch()
-    done = house / ".deps-complete"
-    if not done.exists():
-        wheel = next(house.glob("pip_attest-*.whl"))
+    house = root / f"wheelhouse-{project_key}"
+    if not house.exists():
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+        build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(staging), str(REPO)]
+        _run(build, env)
+        if not (deps / ".complete").exists():
+            wheel = next(staging.glob("pip_attest-*.whl"))
+            # pip-attest's dependencies with the newest pip; then one command per other
+            # release, since pip refuses two versions of one project at once.
+            _download(deps, env, str(wheel), f"pip=={PIP_NEWEST}", with_deps=True)
+            for extra in (f"pip=={PIP_OLDEST}", f"pip=={PIP_UNSUPPORTED}", "flit_core>=3.2,<4"):
+                _download(deps, env, extra)
+            (deps / ".complete").touch()
+        _link_all(deps, staging)
+        try:
+            staging.rename(house)
+        except OSError:  # another session made the same one first
+            shutil.rmtree(staging, ignore_errors=True)
+    for version in PIP_VERSIONS:
+        # The matrix's releases, fetched once each.
+        if not (deps / f"pip-{version}-py3-none-any.whl").exists():
+            _download(deps, env, f"pip=={version}")
+        _link_all(deps, house)
+    return house
+
+
+def _download(
+    deps: Path, env: Mapping[str, str], *requirements: str, with_deps: bool = False
+) -> None:
+    """Download into a private folder, then move each file in whole."""
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=deps.parent) as tmp:
+        no_deps = [] if with_deps else ["--no-deps"]
         _run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--only-binary",
-                ":all:",
-                "-d",
-                str(house),
-                str(wheel),
-                f"pip=={PIP_NEWEST}",
-            ],
+            [sys.executable, "-m", "pip", "download", "--only-binary", ":all:", *no_deps]
+            + ["-d", tmp, *requirements],
             env,
         )
-        # One command per pip release: pip refuses two versions of one project at once.
-        for extra in (f"pip=={PIP_OLDEST}", f"pip=={PIP_UNSUPPORTED}", "flit_core>=3.2,<4"):
-            _run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "download",
-                    "--only-binary",
-                    ":all:",
-                    "--no-deps",
-                    "-d",
-                    str(house),
-                    extra,
-                ],
-                env,
-            )
-        done.touch()
-    return house
+        for file in Path(tmp).iterdir():
+            if not file.name.startswith("pip_attest-"):
+                os.replace(file, deps / file.name)
+
+
+def _link_all(deps: Path, house: Path) -> None:
+    for file in deps.glob("*.whl"):
+        link = house / file.name
+        if not link.exists():
+            with contextlib.suppress(FileExistsError):
+                link.symlink_to(file)
 
 
 @dataclass
@@ -241,3 +279,50 @@ def layered_venv(path: Path, template: Path, home: Path, pip_version: str) -> Ve
         f"import site; site.addsitedir({str(template_site)!r})\n"
     )
     return venv
+
+
+def fresh_install(path: Path, wheelhouse: Path, pip_version: str, home: Path) -> Venv:
+    """A new venv with pip and pip-attest installed the way a user does it, offline.
+
+    The venv is created without pip; the pip wheel from the wheelhouse runs itself (pip
+    supports ``python pip.whl/pip``) to install pip and pip-attest. ``--no-compile`` keeps
+    it to about 2 s; the tests that use it run pip a few times at most.
+    """
+    env = isolated_env(home)
+    _run([sys.executable, "-m", "venv", "--without-pip", str(path)], env)
+    pip_wheel = wheelhouse / f"pip-{pip_version}-py3-none-any.whl"
+    _run(
+        [
+            str(path / "bin" / "python"),
+            str(pip_wheel / "pip"),
+            "install",
+            "--no-index",
+            "--find-links",
+            str(wheelhouse),
+            "--no-compile",
+            f"pip=={pip_version}",
+            "pip-attest",
+        ],
+        env,
+    )
+    return Venv(path, home, pip_version)
+
+
+def copy_venv(template: Path, path: Path, home: Path, pip_version: str) -> Venv:
+    """A copy of a template: a standalone venv with pip-attest really installed (not
+    layered), for tests that break or inspect the installation itself.
+
+    Files are hard links (0.2 s instead of 2 s for 90 MB): pip and these tests only ever
+    create, replace or delete files, which leaves the template alone. A test that wants
+    to change a file must delete it and write a new one, never write into it. Console
+    scripts still name the template's interpreter; tests run ``python -m``.
+    """
+    shutil.copytree(template, path, symlinks=True, copy_function=_link_or_copy)
+    return Venv(path, home, pip_version)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system
+        shutil.copy2(src, dst)

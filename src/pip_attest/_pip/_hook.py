@@ -5,7 +5,17 @@ but one ``os.environ`` lookup (``os`` is already imported by then) and imports n
 With it set, it imports this module, which adds a one-shot finder to ``sys.meta_path``:
 when pip imports ``pip._internal.operations.prepare``, the finder lets the import finish and
 then installs the seam. Any failure stops the process with exit code 2: enforcement that
-cannot be guaranteed must not look like enforcement.
+cannot be guaranteed must not look like enforcement. If this module cannot even be
+imported, the ``.pth`` line itself puts a finder in place that stops pip the same way.
+
+The ``.pth`` runs more than once per interpreter in a venv (CPython's ``site`` processes
+the venv's site-packages twice, and ``site.addsitedir`` can run it again), so
+:func:`activate` is idempotent.
+
+pip 26.1+ refuses every new import once it starts installing files
+(``pip._internal.commands.install._prevent_further_imports``, an audit hook plus a
+``sys.meta_path`` blocker, kept until the process exits). Everything pip-attest runs at or
+after that point is imported in :func:`_on_loaded`, when pip imports its prepare module.
 
 The subprocess pips that install build dependencies inherit the environment, and so the
 hook (DESIGN.md §3).
@@ -13,25 +23,35 @@ hook (DESIGN.md §3).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from types import ModuleType
 from typing import Any
 
 TARGET = "pip._internal.operations.prepare"
 EXIT_UNSUPPORTED = 2
+_REFUSED = "PIP_ATTEST_ENFORCE is set, so pip will not run unguarded"
+# The same words as the .pth line's own message, for when this module cannot load at all.
+_UNGUARDED = (
+    "PIP_ATTEST_ENFORCE is set, so pip will not run unguarded. Repair with: "
+    "PIP_ATTEST_ENFORCE=0 python -m pip install --force-reinstall pip-attest"
+)
 
 
 def _fail(message: str) -> None:
-    sys.stderr.write(f"ERROR: pip-attest: {message}\n")
+    """Stop the process with one line on stderr: pip must not go on unguarded."""
+    sys.stderr.write(f"ERROR: pip-attest: {' '.join(message.split())}\n")
     sys.stderr.flush()
     raise SystemExit(EXIT_UNSUPPORTED)
 
 
 def _on_loaded(module: ModuleType) -> None:
     try:
-        import os
+        import atexit
 
-        # Import what reporting needs now: pip 26.1+ blocks imports once installing starts.
+        # Import what the gate and the report need now: pip 26.1+ blocks imports once it
+        # starts installing.
         import pip_attest._report  # noqa: F401
         from pip_attest._config import Settings
         from pip_attest._pip import _seam
@@ -40,14 +60,21 @@ def _on_loaded(module: ModuleType) -> None:
         _seam.refuse_unguardable(sys.argv[1:], os.environ)
         # A process that inherited a results file is a build-dependency subprocess: it
         # reports to its parent instead of printing.
-        _seam.install(settings, report_at_gate=settings.results_file is None)
+        top = settings.results_file is None
+        _seam.install(settings, report_at_gate=top)
+        if top and _seam.STATE.results_file is not None:
+            # The top process created the results file; nobody else removes it.
+            atexit.register(_remove, str(_seam.STATE.results_file))
     except Exception as err:
         if type(err).__module__.startswith("pip_attest"):  # our own one-line errors
-            _fail(f"{err} (PIP_ATTEST_ENFORCE is set, so pip will not run unguarded)")
-        _fail(
-            f"the enforcement hook failed to load ({type(err).__name__}: {err}); "
-            "PIP_ATTEST_ENFORCE is set, so pip will not run unguarded"
-        )
+            _fail(f"{err} ({_REFUSED})")
+        _fail(f"the enforcement hook failed to load ({type(err).__name__}: {err}); {_UNGUARDED}")
+
+
+def _remove(path: str) -> None:
+    """Runs at exit, when pip 26.1+ still blocks imports: it imports nothing."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 class _PrepareFinder:
@@ -64,7 +91,7 @@ class _PrepareFinder:
         spec = importlib.util.find_spec(fullname)
         loader: Any = spec.loader if spec is not None else None
         if spec is None or loader is None or not hasattr(loader, "exec_module"):
-            _fail(f"cannot find {TARGET} to guard it")
+            _fail(f"cannot find {TARGET} to guard it ({_REFUSED})")
         original = loader.exec_module
 
         def exec_module(module: ModuleType) -> None:
@@ -79,7 +106,7 @@ _ACTIVE = False
 
 
 def activate() -> None:
-    """Idempotent: the ``.pth`` can run twice in one interpreter (venvs with system site)."""
+    """Idempotent: the ``.pth`` runs twice in a venv, and again on ``site.addsitedir``."""
     global _ACTIVE
     if _ACTIVE:
         return
