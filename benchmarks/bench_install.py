@@ -1,26 +1,32 @@
-"""Side-by-side costs, as ratios measured in one run (never as timed assertions in tests).
+"""``pip-attest install`` against plain ``pip install``, and the ``.pth`` hook's start-up cost.
 
-    .venv/bin/python benchmarks/bench_install.py [--rounds N] [--packages N]
+    python benchmarks/bench_install.py [--rounds N] [--packages N] [--pep658]
 
-1. ``pip-attest install`` against plain ``pip install`` of the same generated graph of attested
-   wheels from a loopback index; each round uses fresh venvs and a warm pip HTTP cache, and
-   the two commands alternate so drift hits both alike.
+1. Install: the same generated graph of attested wheels from a loopback index, three ways,
+   each in a fresh venv and one after another in every round (so drift hits all alike):
+   plain pip; pip-attest with an empty verification cache (cold); pip-attest with the cache
+   the previous cold run filled (warm). pip's own caches are shared and warmed by an
+   uncounted first round. The ratio reported is the median of the per-round ratios
+   (paired), next to the median times.
 2. Start-up of an interpreter whose site-packages holds pip-attest's ``.pth`` hook, with
    ``PIP_ATTEST_ENFORCE`` unset, against the same interpreter without the hook (``-S`` is not
    used: the point is the real ``site`` path).
 
 Attestations are minted by the project's throwaway Sigstore and verified by the unmodified
-sigstore verifier. Prints a Markdown table.
+sigstore verifier. ``benchmarks/bench.py`` runs this and the verification throughput
+benchmark and prints one table.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,10 +37,30 @@ from tests.support.throwaway_sigstore import ThrowawaySigstore, github  # noqa: 
 from tests.support.venvs import (  # noqa: E402
     PIP_NEWEST,
     REPO,
+    Venv,
     build_wheelhouse,
     layered_venv,
     make_template,
 )
+
+
+@dataclass(frozen=True)
+class InstallTimes:
+    plain: list[float]
+    cold: list[float]
+    warm: list[float]
+
+    @staticmethod
+    def _paired(attest: list[float], plain: list[float]) -> float:
+        return statistics.median(a / p for a, p in zip(attest, plain, strict=True))
+
+    @property
+    def cold_ratio(self) -> float:
+        return self._paired(self.cold, self.plain)
+
+    @property
+    def warm_ratio(self) -> float:
+        return self._paired(self.warm, self.plain)
 
 
 def _timed(cmd: list[str], env: dict[str, str]) -> float:
@@ -46,49 +72,61 @@ def _timed(cmd: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def bench_install(work: Path, rounds: int, packages: int) -> tuple[float, float, float]:
+def _template(work: Path) -> Path:
+    wheelhouse = build_wheelhouse(REPO / ".test-cache", work / "wh-home")
+    return make_template(work / "template", wheelhouse, PIP_NEWEST, work / "tpl-home")
+
+
+def _command(kind: str, venv: Venv, index_url: str, root: str, trust_root: Path) -> list[str]:
+    args = ["install", "-i", index_url, "--no-compile", root]
+    if kind == "plain":
+        return [str(venv.python), "-m", "pip", *args]
+    return [
+        str(venv.python),
+        "-m",
+        "pip_attest",
+        "install",
+        "--trust-root",
+        str(trust_root),
+        *args[1:],
+    ]
+
+
+def bench_install(work: Path, rounds: int, packages: int, *, pep658: bool) -> InstallTimes:
     home = work / "home"
     home.mkdir()
-    wheelhouse = build_wheelhouse(REPO / ".test-cache", work / "wh-home")
-    template = make_template(work / "template", wheelhouse, PIP_NEWEST, work / "tpl-home")
+    verified = home / "cache" / "pip-attest" / "verified"
+    template = _template(work)
     sig = ThrowawaySigstore()
-    root_json = sig.write_trusted_root(work / "trusted_root.json")
+    trust_root = sig.write_trusted_root(work / "trusted_root.json")
     root, wheels = make_graph(work / "dists", packages)
-    plain_times: list[float] = []
-    attest_times: list[float] = []
+    times: dict[str, list[float]] = {"plain": [], "cold": [], "warm": []}
     with IndexServer() as index:
         for wheel in wheels:
-            index.add_file(wheel, provenance=sig.provenance(wheel, github(f"bench/{wheel.name}")))
-        for i in range(rounds + 1):  # round 0 warms pip's HTTP cache and is not counted
-            for kind in ("plain", "attest"):
+            index.add_file(
+                wheel,
+                provenance=sig.provenance(wheel, github(f"bench/{wheel.name}")),
+                metadata=pep658,
+            )
+        for i in range(rounds + 1):  # round 0 warms pip's caches and is not counted
+            for kind in ("plain", "cold", "warm"):
+                if kind == "cold":
+                    shutil.rmtree(verified, ignore_errors=True)
                 venv = layered_venv(work / f"v-{kind}-{i}", template, home, PIP_NEWEST)
-                env = venv.env()
-                base = [str(venv.python), "-m"]
-                args = ["install", "-i", index.simple_url, "--no-compile", root]
-                if kind == "plain":
-                    cmd = [*base, "pip", *args]
-                else:
-                    cmd = [
-                        *base,
-                        "pip_attest",
-                        *args[:1],
-                        "--trust-root",
-                        str(root_json),
-                        *args[1:],
-                    ]
-                elapsed = _timed(cmd, env)
+                cmd = _command(kind, venv, index.simple_url, root, trust_root)
+                elapsed = _timed(cmd, venv.env())
+                if kind == "warm" and not any(verified.rglob("*.json")):
+                    raise SystemExit("the cold run left no verification cache entries")
                 if i:
-                    (plain_times if kind == "plain" else attest_times).append(elapsed)
-    plain = statistics.median(plain_times)
-    attest = statistics.median(attest_times)
-    return plain, attest, attest / plain
+                    times[kind].append(elapsed)
+    return InstallTimes(times["plain"], times["cold"], times["warm"])
 
 
-def bench_startup(work: Path, rounds: int) -> tuple[float, float, float]:
-    wheelhouse = build_wheelhouse(REPO / ".test-cache", work / "wh-home")
-    template = make_template(work / "template", wheelhouse, PIP_NEWEST, work / "tpl-home")
-    hooked = layered_venv(work / "s-hooked", template, work / "home", PIP_NEWEST)
-    bare = layered_venv(work / "s-bare", template, work / "home", PIP_NEWEST)
+def bench_startup(work: Path, rounds: int) -> tuple[float, float]:
+    """Median start-up in ms: (without the hook, with it)."""
+    template = _template(work)
+    hooked = layered_venv(work / "s-hooked", template, work / "home-s", PIP_NEWEST)
+    bare = layered_venv(work / "s-bare", template, work / "home-s", PIP_NEWEST)
     # Two bare venvs; one gets exactly pip-attest's .pth file, the other nothing at all.
     for venv in (hooked, bare):
         (venv.site / "_pip_attest_template.pth").unlink()
@@ -102,8 +140,28 @@ def bench_startup(work: Path, rounds: int) -> tuple[float, float, float]:
     for _ in range(rounds):
         with_hook.append(_timed(one, env))
         without.append(_timed(two, env))
-    a, b = statistics.median(with_hook), statistics.median(without)
-    return a * 1000, b * 1000, (a - b) * 1000
+    return statistics.median(without) * 1000, statistics.median(with_hook) * 1000
+
+
+def install_rows(times: InstallTimes, packages: int, pep658: bool) -> list[str]:
+    n = len(times.plain)
+    what = f"install {packages} attested wheels, loopback index{', PEP 658' if pep658 else ''}"
+    plain = statistics.median(times.plain)
+    return [
+        f"| {what}, verification cache cold (median of {n}, paired) "
+        f"| pip {plain:.2f} s | {statistics.median(times.cold):.2f} s "
+        f"| {times.cold_ratio:.2f}x |",
+        f"| {what}, verification cache warm (median of {n}, paired) "
+        f"| pip {plain:.2f} s | {statistics.median(times.warm):.2f} s "
+        f"| {times.warm_ratio:.2f}x |",
+    ]
+
+
+def startup_row(bare: float, hooked: float, rounds: int) -> str:
+    return (
+        f"| interpreter start-up, hook present, `PIP_ATTEST_ENFORCE` unset (median of {rounds}) "
+        f"| {bare:.1f} ms | {hooked:.1f} ms | {hooked - bare:+.2f} ms |"
+    )
 
 
 def main() -> None:
@@ -111,21 +169,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--packages", type=int, default=30)
     parser.add_argument("--startup-rounds", type=int, default=200)
+    parser.add_argument("--pep658", action="store_true", help="serve PEP 658 metadata")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        plain, attest, ratio = bench_install(work, args.rounds, args.packages)
-        hooked, bare, delta = bench_startup(work, args.startup_rounds)
+        times = bench_install(work, args.rounds, args.packages, pep658=args.pep658)
+        bare, hooked = bench_startup(work, args.startup_rounds)
     print("| benchmark | baseline | pip-attest | ratio / cost |")
     print("|---|---|---|---|")
-    print(
-        f"| install {args.packages} attested wheels (median of {args.rounds}) "
-        f"| pip {plain:.2f} s | {attest:.2f} s | {ratio:.2f}x |"
-    )
-    print(
-        f"| interpreter start-up, hook present, variable unset "
-        f"(median of {args.startup_rounds}) | {bare:.1f} ms | {hooked:.1f} ms | {delta:+.2f} ms |"
-    )
+    for row in install_rows(times, args.packages, args.pep658):
+        print(row)
+    print(startup_row(bare, hooked, args.startup_rounds))
 
 
 if __name__ == "__main__":

@@ -131,6 +131,22 @@ def test_tampered_wheel_is_refused_and_nothing_installed(
     assert "abi3info" not in venv.installed()
 
 
+def test_dry_run_reports_every_file_it_would_install(
+    make_venv: MakeVenv, index: IndexServer, real: Path, tmp_path: Path
+) -> None:
+    """--dry-run stops before pip's gate; the files checked in the background still count."""
+    tampered = tmp_path / WHEEL
+    tampered.write_bytes(_tamper_wheel((real / WHEEL).read_bytes()))
+    index.add_file(tampered, provenance=(real / f"{WHEEL}.provenance").read_bytes())
+    venv = make_venv()
+
+    result = venv.pip_attest("install", "--dry-run", "-i", index.simple_url, "abi3info")
+
+    assert result.returncode == 1, result.output
+    assert f"invalid  abi3info 2024.10.8  {WHEEL}" in result.stderr
+    assert "abi3info" not in venv.installed()
+
+
 def test_provenance_answering_500_fails_closed(
     make_venv: MakeVenv, index: IndexServer, real: Path
 ) -> None:

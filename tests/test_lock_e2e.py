@@ -271,6 +271,7 @@ def test_check_and_unattested_packages(
     ("content", "message"),
     [
         ("not toml [", "not valid TOML"),
+        ("x = " + "[" * 100_000 + "]" * 100_000 + "\n", "not valid TOML"),
         ('lock-version = "1.0"\n', "not a valid PEP 751 lock file"),
         (
             'lock-version = "1.0"\ncreated-by = "x"\n[[packages]]\nname = "a"\nversion = "1"\n'

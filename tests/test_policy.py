@@ -109,6 +109,7 @@ def test_flags_and_env_beat_the_file_per_project(tmp_path: Path) -> None:
         ("[tool.pip-attest.publishers]\na = 'github:only-owner'\n", "invalid publisher identity"),
         ("[tool.pip-attest\n", "not valid TOML"),
         ("[tool]\npip-attest = 3\n", "expected a table"),
+        ("[tool.pip-attest]\nx = " + "[" * 100_000 + "]" * 100_000 + "\n", "not valid TOML"),
     ],
 )
 def test_bad_policy_files_are_usage_errors(tmp_path: Path, text: str, message: str) -> None:

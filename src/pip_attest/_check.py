@@ -3,24 +3,41 @@
 Nothing pip-specific lives here: the seam hands over a :class:`Candidate` (a filename, the
 sha256 of the bytes pip holds, where the file came from) and gets a :class:`FileResult`.
 Every unexpected exception becomes a blocking result: when in doubt, nothing is installed.
+
+The first two stages (:meth:`Checker.examine`) may run on a few background threads, so that
+provenance downloads and verification overlap pip's own work; the third
+(:meth:`Checker.conclude`, the policy) always runs on the thread that asks for the result.
+A verification that was done before is answered from :mod:`pip_attest._cache` without
+importing any cryptography.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from pip_attest import _cache
 from pip_attest._config import Settings
 from pip_attest._errors import Error, TrustError
+from pip_attest._identity import Identity
 from pip_attest._model import Artifact, FileResult, Status, project_and_version
 from pip_attest._policy import Evidence, Policy
-from pip_attest._provenance import Advert, HttpSession, ProvenanceFinder
+from pip_attest._provenance import Advert, Fetched, HttpSession, ProvenanceFinder
 
 if TYPE_CHECKING:
     from pip_attest._verify import AttestationVerifier
+    from pip_attest._worker import WorkerClient
+
+T = TypeVar("T")
+
+# Provenance downloads are small and wait on the network; a few at a time keeps a
+# high-latency index busy without opening more connections than pip's pool keeps (10).
+BACKGROUND_THREADS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,26 +58,132 @@ class Candidate:
     note: str = ""
 
 
-class Checker:
-    """Checks candidates for one pip process. Builds the sigstore verifier at most once."""
+class Pending(Generic[T]):
+    """The result of work running on a background thread."""
 
-    def __init__(self, settings: Settings, session: HttpSession | None) -> None:
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._value: T | None = None
+        self._error: BaseException | None = None
+
+    def _finish(self, value: T | None, error: BaseException | None) -> None:
+        self._value, self._error = value, error
+        self._done.set()
+
+    def result(self) -> T:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
+
+
+class _Background:
+    """A few daemon threads, started on first use.
+
+    Daemon threads because a pip that stops early (a resolution error, Ctrl-C) must not
+    wait at exit for downloads nobody will read; every result that matters is waited for
+    before the gate lets pip install anything.
+    """
+
+    def __init__(self, size: int) -> None:
+        import queue
+
+        self._size = size
+        self._queue: queue.SimpleQueue[tuple[Pending[Any], Callable[[], Any]]] = queue.SimpleQueue()
+        self._threads = 0
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[], T]) -> Pending[T]:
+        pending: Pending[T] = Pending()
+        self._queue.put((pending, fn))
+        with self._lock:
+            if self._threads < self._size:
+                self._threads += 1
+                threading.Thread(target=self._run, name="pip-attest", daemon=True).start()
+        return pending
+
+    def _run(self) -> None:
+        while True:
+            pending, fn = self._queue.get()
+            try:
+                value = fn()
+            except BaseException as err:  # handed to whoever waits for the result
+                pending._finish(None, err)
+            else:
+                pending._finish(value, None)
+
+
+class Checker:
+    """Checks candidates for one pip process.
+
+    Builds the sigstore verifier (or starts the verification helper) at most once, and only
+    when a file is not in the verification cache: a run whose files all hit never imports
+    sigstore.
+    """
+
+    def __init__(
+        self, settings: Settings, session: HttpSession | None, *, helper: bool = False
+    ) -> None:
+        """``helper``: verify in a helper process (:mod:`pip_attest._worker`) started at the
+        first cache miss, so that pip's own process never imports sigstore."""
         self.settings = settings
         self.policy = Policy(settings)
         self._finder = ProvenanceFinder(
             session, integrity_apis=settings.integrity_apis, timeout=settings.timeout
         )
         self._verifier: AttestationVerifier | None = None
+        self._lock = threading.Lock()  # small shared state: digests, started downloads
+        self._verify_lock = threading.Lock()  # the verifier: built once, used one at a time
+        self._cache: _cache.VerificationCache | None = (
+            _cache.VerificationCache(_cache.default_dir()) if _cache.enabled() else None
+        )
+        self._root_sha256: str | None = None
+        self._verifier_version: str | None = None
+        self._background = _Background(BACKGROUND_THREADS)
+        self._fetches: dict[tuple[str, str, Advert | None], Pending[Fetched]] = {}
+        self._use_helper = helper
+        self._helper: WorkerClient | None = None
 
     def verifier(self) -> AttestationVerifier:
-        if self._verifier is None:
-            from pip_attest._trust import ensure_root
-            from pip_attest._verify import AttestationVerifier
+        with self._verify_lock:
+            if self._verifier is None:
+                from pip_attest._trust import ensure_root
+                from pip_attest._verify import AttestationVerifier
 
-            self._verifier = AttestationVerifier(ensure_root(self.settings.trust_root))
-        return self._verifier
+                path = ensure_root(self.settings.trust_root)
+                self._verifier = AttestationVerifier(path)
+                if self._root_sha256 is not None and _read_digest(path) != self._root_sha256:
+                    # The root changed under us ('trust update' in another shell): the
+                    # entries this run would write could name the wrong root. Verify
+                    # everything against the one we loaded, and cache nothing.
+                    self._cache = None
+            return self._verifier
+
+    def prefetch(self, file_url: str, filename: str, advert: Advert | None) -> None:
+        """Start fetching a file's provenance now; :meth:`examine` picks it up later."""
+        key = (file_url, filename, advert)
+        with self._lock:
+            if key not in self._fetches:
+                self._fetches[key] = self._background.submit(
+                    lambda: self._finder.find(file_url, filename, advert)
+                )
+
+    def submit(self, candidate: Candidate) -> Pending[tuple[Evidence, str | None]]:
+        """:meth:`examine` on a background thread."""
+        return self._background.submit(lambda: self.examine(candidate))
+
+    def examine(self, candidate: Candidate) -> tuple[Evidence, str | None]:
+        """Find and verify (no policy): safe on any thread, never raises."""
+        try:
+            return self._evidence(candidate)
+        except Exception as err:  # fail closed on anything we did not foresee
+            return Evidence("invalid", reason=f"internal error: {_brief(err)}"), None
 
     def check(self, candidate: Candidate) -> FileResult:
+        return self.conclude(candidate, self.examine(candidate))
+
+    def conclude(self, candidate: Candidate, found: tuple[Evidence, str | None]) -> FileResult:
+        """Judge what :meth:`examine` found. Runs the policy, so call it from one thread."""
         pv = project_and_version(candidate.filename)
         project = candidate.project or (pv[0] if pv else candidate.filename)
         version = candidate.version or (pv[1] if pv else "")
@@ -72,10 +195,7 @@ class Checker:
             status=Status.INVALID,
             origin=candidate.origin,
         )
-        try:
-            evidence, url = self._evidence(candidate)
-        except Exception as err:  # fail closed on anything we did not foresee
-            evidence, url = Evidence("invalid", reason=f"internal error: {_brief(err)}"), None
+        evidence, url = found
         verdict = self.policy.judge(project, evidence, version)
         return replace(
             base,
@@ -91,22 +211,82 @@ class Checker:
     def _evidence(self, candidate: Candidate) -> tuple[Evidence, str | None]:
         if not candidate.sha256:
             return Evidence("missing", reason=candidate.note or "not a distribution file"), None
-        fetched = self._finder.find(candidate.file_url, candidate.filename, candidate.advert)
+        fetched = self._fetch(candidate)
         if fetched.kind == "none":
             return Evidence("missing", reason=fetched.reason), fetched.url
         if fetched.kind == "error":
             return Evidence("unavailable", reason=fetched.reason), fetched.url
-        from pip_attest._verify import parse_provenance
-
         artifact = Artifact(candidate.filename, candidate.sha256)
         try:
-            attestations = parse_provenance(fetched.body)
-            identities = self.verifier().verify(artifact, attestations)
+            key = self._cache_key(artifact, fetched.body)
+            cached = self._cached(key)
+            if cached is not None:
+                return Evidence("verified", identities=cached), fetched.url
+            identities = self._verify(artifact, fetched.body)
         except TrustError as err:
             return Evidence("invalid", reason=f"trust root unusable: {err}"), fetched.url
         except Error as err:
             return Evidence("invalid", reason=str(err)), fetched.url
+        self._remember(key, identities)
         return Evidence("verified", identities=identities), fetched.url
+
+    def _fetch(self, candidate: Candidate) -> Fetched:
+        key = (candidate.file_url, candidate.filename, candidate.advert)
+        with self._lock:
+            started = self._fetches.pop(key, None)
+        if started is not None:
+            return started.result()
+        return self._finder.find(candidate.file_url, candidate.filename, candidate.advert)
+
+    def _verify(self, artifact: Artifact, body: bytes) -> tuple[Identity, ...]:
+        if self._use_helper:
+            return self._helper_client().verify(artifact, body)
+        verifier = self.verifier()
+        from pip_attest._verify import parse_provenance
+
+        attestations = parse_provenance(body)
+        with self._verify_lock:  # GIL-bound anyway; one at a time keeps sigstore simple
+            return verifier.verify(artifact, attestations)
+
+    def _helper_client(self) -> WorkerClient:
+        with self._verify_lock:
+            if self._helper is None:
+                from pip_attest._trust import ensure_root
+                from pip_attest._worker import WorkerClient
+
+                self._helper = WorkerClient(ensure_root(self.settings.trust_root))
+                self._helper.start()
+                # As in verifier(): entries must name the root that really verified them.
+                if self._root_sha256 not in (None, self._helper.root_sha256()):
+                    self._cache = None
+            return self._helper
+
+    def _cache_key(self, artifact: Artifact, body: bytes) -> _cache.CacheKey | None:
+        if self._cache is None:
+            return None
+        with self._lock:
+            if self._root_sha256 is None:
+                from pip_attest._trust import ensure_root
+
+                self._root_sha256 = _read_digest(ensure_root(self.settings.trust_root))
+                self._verifier_version = _cache.verifier_version()
+            root, version = self._root_sha256, self._verifier_version or ""
+        return _cache.CacheKey(
+            filename=artifact.filename,
+            file_sha256=artifact.sha256.lower(),
+            provenance_sha256=_cache.sha256_bytes(body),
+            trust_root_sha256=root,
+            verifier=version,
+        )
+
+    def _cached(self, key: _cache.CacheKey | None) -> tuple[Identity, ...] | None:
+        cache = self._cache
+        return None if cache is None or key is None else cache.get(key)
+
+    def _remember(self, key: _cache.CacheKey | None, identities: tuple[Identity, ...]) -> None:
+        cache = self._cache  # None again if the trust root changed while we verified
+        if cache is not None and key is not None:
+            cache.put(key, identities)
 
     def commit(self, results: list[FileResult]) -> None:
         """The run goes ahead with these results: let the policy remember what it saw
@@ -160,6 +340,13 @@ def read_results(path: Path) -> list[dict[str, Any]]:
             }
         out.append(record)
     return out
+
+
+def _read_digest(path: Path) -> str:
+    try:
+        return _cache.sha256_bytes(path.read_bytes())
+    except OSError as err:
+        raise TrustError(f"trust root {path}: cannot read: {err.strerror or err}") from err
 
 
 def _brief(err: BaseException) -> str:

@@ -305,6 +305,8 @@ def translate_lock_requirements(pip_args: list[str]) -> list[str]:
     Runs for ``pip-attest install``. pip releases before lock support read the temporary
     requirements file; every pip enforces its hashes, so only locked files install.
     """
+    if not any("pylock." in arg for arg in pip_args):
+        return pip_args  # the common case: no lock named, nothing to import
     from pip_attest._lock import is_lock_path, read_lock, requirements_for
 
     out: list[str] = []

@@ -34,6 +34,7 @@ FIRST_SEEN_DIR = "PIP_ATTEST_FIRST_SEEN_DIR"
 # The pylock.toml whose attestation-identities are the expected publishers (set by
 # 'pip-attest install -r pylock.toml' and 'pip-attest lock').
 LOCK = "PIP_ATTEST_LOCK"
+NO_CACHE = "PIP_ATTEST_NO_CACHE"
 # Internal: where every pip process of one run (the top one and the build-dependency
 # subprocesses) appends its results, so that the top process can report them all.
 RESULTS_FILE = "PIP_ATTEST_RESULTS_FILE"
@@ -107,7 +108,7 @@ def load_policy_file(path: Path) -> FilePolicy | None:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise UsageError(f"cannot read policy file {path}: {err.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise UsageError(f"{path}: not valid TOML ({err})") from None
     tool = doc.get("tool")
     table = tool.get("pip-attest") if isinstance(tool, dict) else None
@@ -244,6 +245,7 @@ class Settings:
         for name, identities in parse_pins(env.get(PUBLISHER, "").split()).items():
             pins[name] = identities
             sources[f"publisher:{name}"] = f"--publisher / {PUBLISHER}"
+        env_flag(NO_CACHE, env)  # a value we cannot read is a usage error here, as for all
         first_seen = env.get(FIRST_SEEN_DIR, "").strip()
         lock_name = env.get(LOCK, "").strip()
         lock_file = Path(lock_name).expanduser() if lock_name else None

@@ -20,20 +20,23 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = True) -> None:
     """Replace ``path`` with ``data`` in one step.
 
     The bytes go to a temporary file in the same directory, are flushed to disk, and the
     file is renamed over ``path``. A crash leaves either the old file or the new one, plus
-    at worst a stray temporary file that nothing reads.
+    at worst a stray temporary file that nothing reads. ``durable=False`` skips the flush
+    to disk, for data whose loss after a power cut is harmless (a cache entry that is
+    missing or torn is only a miss); readers still never see a torn file.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

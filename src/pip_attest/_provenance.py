@@ -15,6 +15,7 @@ cached result never pays for them. Every read is bounded in size and in time.
 
 from __future__ import annotations
 
+import os
 import time
 import urllib.parse
 import urllib.request
@@ -147,20 +148,28 @@ class ProvenanceFinder:
 
     def _local(self, url: str, *, missing_ok: bool) -> Fetched:
         path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+        # One open, then fstat and a bounded read of that same descriptor.
         try:
-            size = path.stat().st_size
+            fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
             if missing_ok:
                 return Fetched("none", reason=f"no {path.name} next to the file")
             return Fetched("error", url=url, reason=f"advertised provenance {path} is missing")
         except OSError as err:
             return Fetched("error", url=url, reason=f"cannot read {path}: {err.strerror}")
-        if size > MAX_PROVENANCE_BYTES:
-            return Fetched("error", url=url, reason=_too_big(size))
         try:
-            return Fetched("found", body=path.read_bytes()[: MAX_PROVENANCE_BYTES + 1], url=url)
+            size = os.fstat(fd).st_size
+            if size > MAX_PROVENANCE_BYTES:
+                return Fetched("error", url=url, reason=_too_big(size))
+            # Sized to the file: a 2 MiB buffer per read would cost more than the read.
+            body = _read_fd(fd, size + 1)
         except OSError as err:
             return Fetched("error", url=url, reason=f"cannot read {path}: {err.strerror}")
+        finally:
+            os.close(fd)
+        if len(body) > size:
+            return Fetched("error", url=url, reason=f"{path} changed while it was read")
+        return Fetched("found", body=body, url=url)
 
     def _http(self, url: str, *, missing_ok: bool) -> Fetched:
         if self._session is None:
@@ -231,6 +240,18 @@ class ProvenanceFinder:
         except Exception as err:
             return Fetched("error", url=url, reason=f"provenance download broke: {_brief(err)}")
         return Fetched("found", body=b"".join(chunks), url=url)
+
+
+def _read_fd(fd: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes, or the whole file if shorter (``os.read`` may return less)."""
+    chunks = []
+    while limit > 0:
+        chunk = os.read(fd, limit)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        limit -= len(chunk)
+    return b"".join(chunks)
 
 
 def _too_big(size: int, *, at_least: bool = False) -> str:

@@ -30,4 +30,8 @@ def run_pip(command: str, pip_args: list[str], settings: Settings, *, quiet_stdo
 
     redirect = contextlib.redirect_stdout(sys.stderr) if quiet_stdout else contextlib.nullcontext()
     with redirect:
-        return int(pip_main([command, *pip_args]) or 0)
+        rc = int(pip_main([command, *pip_args]) or 0)
+    # Commands that stop before the gate (--dry-run, a failed resolution) may leave wheels
+    # checked in the background: collect them, so that the report lists every file.
+    _seam._collect()
+    return rc

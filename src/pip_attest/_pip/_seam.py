@@ -8,7 +8,9 @@ functions. They were checked in every pip release from 23.3 to 26.3 (DESIGN.md Â
   check and before any build code runs. Its first argument has always been ``req``; the
   others changed in 25.2 and 26.2, so the wrapper passes them through untouched.
 * ``RequirementPreparer.prepare_linked_requirements_more`` runs after every file has been
-  downloaded and before anything is installed, in every command: the gate.
+  downloaded and before anything is installed, in every command: the gate. When it starts,
+  pip knows every file it will use, so the provenance of those not yet checked is fetched
+  then, concurrently with pip's downloads.
 * ``Link.from_json`` and ``Link.from_element`` drop the PEP 740 provenance URL, so we keep a
   URL â†’ provenance table while pip parses index pages.
 * ``RequirementPreparer.__init__`` holds pip's ``PipSession``: provenance is fetched with
@@ -31,10 +33,11 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from pip_attest._check import Candidate, Checker, append_results, read_results
+from pip_attest._check import Candidate, Checker, Pending, append_results, read_results
 from pip_attest._config import ALLOW_UNTESTED_PIP, PARENT_PID, RESULTS_FILE, Settings, env_flag
 from pip_attest._errors import PipSeamError
-from pip_attest._model import FileResult, sha256_file
+from pip_attest._model import FileResult, Status, sha256_file
+from pip_attest._policy import Evidence
 from pip_attest._provenance import Advert
 
 MIN_PIP = Version("23.3")
@@ -53,6 +56,9 @@ class _State:
         self.adverts: dict[str, Advert] = {}
         self.results: list[FileResult] = []
         self.seen: dict[int, FileResult] = {}
+        # Wheels being checked in the background, in the order pip prepared them. A wheel
+        # runs no code until it is installed, so its result can wait for the gate.
+        self.pending: dict[int, tuple[Candidate, Pending[tuple[Evidence, str | None]]]] = {}
         self.results_file: Path | None = None
         self.report_at_gate = False
         self.reported = 0
@@ -127,9 +133,11 @@ def install(settings: Settings, *, report_at_gate: bool) -> None:
 
     @functools.wraps(original)
     def _get_prepared_distribution(req: Any, *args: Any, **kwargs: Any) -> Any:
-        result = _check_req(req)
-        if result.blocking and not _is_inert(req):
+        if _is_inert(req):
+            _check_req(req, wait=False)  # judged at the gate
+        elif _check_req(req, wait=True).blocking:
             # An sdist (or a source tree) would run build code next: stop right here.
+            _collect()
             raise refused(_refusal_message(STATE.blocking()))
         return original(req, *args, **kwargs)
 
@@ -222,6 +230,7 @@ def _wrap_preparer(preparer: Any, refused: type[Exception]) -> None:
     @functools.wraps(more)
     def wrapped_more(self: Any, reqs: Iterable[Any], *args: Any, **kwargs: Any) -> None:
         reqs = list(reqs)
+        _prefetch(reqs)
         more(self, reqs, *args, **kwargs)
         _gate(reqs, refused)
 
@@ -229,8 +238,43 @@ def _wrap_preparer(preparer: Any, refused: type[Exception]) -> None:
     preparer.prepare_linked_requirements_more = wrapped_more
 
 
+def _prefetch(reqs: list[Any]) -> None:
+    """Start downloading the provenance of every file pip is about to download.
+
+    Best effort: a req we cannot read is left to the check itself, which fails closed.
+    """
+    try:
+        for req in reqs:
+            link = getattr(req, "link", None)
+            if (
+                link is None
+                or id(req) in STATE.seen
+                or id(req) in STATE.pending
+                or getattr(req, "satisfied_by", None)
+                or getattr(req, "editable", False)
+                or link.scheme not in ("http", "https")
+            ):
+                continue
+            url = link.url_without_fragment
+            _checker().prefetch(url, link.filename, STATE.adverts.get(url))
+    except Exception:  # noqa: S110 - an optimisation only; the checks decide
+        pass
+
+
+def _collect() -> None:
+    """Wait for the wheels checked in the background and record their results, in the
+    order pip prepared them."""
+    while STATE.pending:
+        key = next(iter(STATE.pending))
+        candidate, pending = STATE.pending.pop(key)
+        result = _checker().conclude(candidate, pending.result())
+        STATE.seen[key] = result
+        _record(result)
+
+
 def _gate(reqs: list[Any], refused: type[Exception]) -> None:
     """After every download and before any install: all checked, none refused."""
+    _collect()
     for req in reqs:
         if getattr(req, "link", None) is None or getattr(req, "satisfied_by", None):
             continue
@@ -276,13 +320,26 @@ def _report_new() -> None:
         sys.stderr.flush()
 
 
-def _check_req(req: Any) -> FileResult:
+def _checker() -> Checker:
+    if STATE.checker is None:
+        settings = STATE.settings or Settings.from_env()
+        STATE.checker = Checker(settings, STATE.session, helper=True)
+    return STATE.checker
+
+
+def _check_req(req: Any, *, wait: bool) -> FileResult:
+    """Check the file behind ``req``. With ``wait`` False a file that needs provenance is
+    checked in the background and its result (returned as a placeholder here) is recorded
+    by :func:`_collect`."""
     known = STATE.seen.get(id(req))
     if known is not None:
         return known
-    settings = STATE.settings or Settings.from_env()
-    if STATE.checker is None:
-        STATE.checker = Checker(settings, STATE.session)
+    if id(req) in STATE.pending:
+        if not wait:
+            return _PLACEHOLDER
+        _collect()
+        return STATE.seen[id(req)]
+    checker = _checker()
     try:
         candidate = _candidate(req)
     except Exception as err:  # an unknown req shape: fail closed
@@ -311,11 +368,20 @@ def _check_req(req: Any) -> FileResult:
             blocking=True,
             origin=candidate.origin,
         )
+    elif not wait and candidate.sha256:
+        STATE.pending[id(req)] = (candidate, checker.submit(candidate))
+        return _PLACEHOLDER
     else:
-        result = STATE.checker.check(candidate)
+        result = checker.check(candidate)
     STATE.seen[id(req)] = result
     _record(result)
     return result
+
+
+# What _check_req answers for a file still being checked: not blocking (yet).
+_PLACEHOLDER = FileResult(
+    project="", version="", filename="", sha256="", status=Status.MISSING, blocking=False
+)
 
 
 def _record(result: FileResult) -> None:

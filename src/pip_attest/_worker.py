@@ -1,0 +1,231 @@
+"""Verification in a helper process, so that sigstore's import overlaps pip's own work.
+
+Importing sigstore and pypi-attestations costs about 300 ms of CPU, and verifying one
+attestation about 1.5 ms more. Done in pip's process, that time is added to the install:
+threads do not help, since both pip and the import hold the GIL. A helper process does it
+on another core while pip goes on resolving and downloading; pip's process never imports
+any cryptography, and only waits at the gate if the helper is still busy.
+
+The helper is started at the first file that is not in the verification cache (a run
+whose files all hit starts none), reads the same trust root file, and answers one request
+at a time over its standard input and output:
+
+    request:  {"filename": ..., "sha256": ..., "size": N}\\n  followed by N provenance bytes
+    response: {"ok": true, "identities": [...]}  or  {"ok": false, "kind": ..., "reason": ...}
+
+Its first line says whether it could load the trust root, and that root's sha256. If it
+dies or says anything unexpected, every file it was asked about is refused: a broken
+helper must never let a file through.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+from pip_attest._errors import Error, TrustError, VerificationError
+from pip_attest._identity import Identity
+from pip_attest._model import Artifact
+
+_BOOT = (
+    "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+    "from pip_attest._worker import main; main(sys.argv[2])"
+)
+_MAX_LINE = 1 << 20
+
+
+class WorkerClient:
+    """The parent's side. Thread-safe: requests are sent one at a time."""
+
+    def __init__(self, trust_root: Path) -> None:
+        self._trust_root = trust_root
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
+        self._ready: dict[str, Any] | None = None
+        self._broken: str | None = None
+
+    def start(self) -> None:
+        """Start the helper now (it loads sigstore while the caller goes on)."""
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
+        if self._proc is not None or self._broken is not None:
+            return
+        # -I -S: none of the user's environment or site hooks; the parent's sys.path
+        # instead, so the helper runs exactly the pip-attest and sigstore we run. Under
+        # ``python -X importtime`` the helper reports its imports too, on our stderr, so
+        # that the listing stays true for the whole run.
+        flags = ["-I", "-S"]
+        if "importtime" in sys._xoptions:
+            flags += ["-X", "importtime"]
+            stderr: IO[bytes] | None = None
+        else:
+            stderr = self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - helper's lifetime
+        command = [sys.executable, *flags, "-c", _BOOT, json.dumps(sys.path), str(self._trust_root)]
+        try:
+            self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and code
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
+            )
+        except OSError as err:
+            self._broken = f"cannot start the verification helper: {err}"
+            return
+        atexit.register(self.close)
+
+    def root_sha256(self) -> str:
+        """The sha256 of the trust root the helper loaded (waits for it to be ready)."""
+        with self._lock:
+            ready = self._await_ready()
+        return str(ready["root_sha256"])
+
+    def verify(self, artifact: Artifact, body: bytes) -> tuple[Identity, ...]:
+        with self._lock:
+            self._await_ready()
+            response = self._exchange(artifact, body)
+        if response.get("ok") is True:
+            return _identities(response.get("identities"))
+        reason = str(response.get("reason") or "verification failed")
+        if response.get("kind") == "trust":
+            raise TrustError(reason)
+        raise VerificationError(reason)
+
+    def close(self) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            if proc.stdin is not None:
+                proc.stdin.close()  # the helper exits at end of input
+            proc.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired, KeyboardInterrupt):
+            # Runs at exit, also after Ctrl-C: never a traceback, never a stray helper.
+            proc.kill()
+
+    def _await_ready(self) -> dict[str, Any]:
+        self._start()
+        if self._ready is None:
+            line = self._read_line()
+            if line.get("ready") is not True:
+                reason = str(line.get("reason") or "the verification helper did not start")
+                self._broken = reason
+                raise TrustError(reason) if line.get("kind") == "trust" else self._fail(reason)
+            self._ready = line
+        return self._ready
+
+    def _exchange(self, artifact: Artifact, body: bytes) -> dict[str, Any]:
+        proc = self._proc
+        if proc is None or proc.stdin is None:
+            raise self._fail(self._broken or "the verification helper is not running")
+        header = {"filename": artifact.filename, "sha256": artifact.sha256, "size": len(body)}
+        try:
+            proc.stdin.write(json.dumps(header).encode() + b"\n" + body)
+            proc.stdin.flush()
+        except OSError:
+            raise self._fail("the verification helper stopped") from None
+        return self._read_line()
+
+    def _read_line(self) -> dict[str, Any]:
+        if self._broken is not None:
+            raise self._fail(self._broken)
+        proc = self._proc
+        if proc is None or proc.stdout is None:
+            raise self._fail("the verification helper is not running")
+        line = proc.stdout.readline(_MAX_LINE)
+        try:
+            doc = json.loads(line) if line.endswith(b"\n") else None
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            self._broken = f"the verification helper stopped{self._last_words()}"
+            raise self._fail(self._broken)
+        return doc
+
+    def _last_words(self) -> str:
+        proc, err = self._proc, self._stderr
+        code = proc.poll() if proc is not None else None
+        text = ""
+        if err is not None:
+            err.seek(0)
+            lines = err.read().decode("utf-8", "replace").strip().splitlines()
+            text = lines[-1][:200] if lines else ""
+        said = f" (exit code {code})" if code is not None else ""
+        return f"{said}: {text}" if text else said
+
+    def _fail(self, reason: str) -> VerificationError:
+        return VerificationError(reason)
+
+
+def _identities(value: Any) -> tuple[Identity, ...]:
+    if not isinstance(value, list) or not value:
+        raise VerificationError("the verification helper answered without identities")
+    names = {f.name for f in dataclasses.fields(Identity)}
+    out = []
+    for item in value:
+        if not isinstance(item, dict) or not set(item) <= names or "kind" not in item:
+            raise VerificationError("the verification helper answered a malformed identity")
+        if not all(v is None or isinstance(v, str) for v in item.values()):
+            raise VerificationError("the verification helper answered a malformed identity")
+        out.append(Identity(**item))
+    return tuple(out)
+
+
+def main(trust_root: str) -> None:
+    """The helper's side: load the verifier, then answer requests until end of input."""
+    out = sys.stdout.buffer
+    inp = sys.stdin.buffer
+
+    def say(doc: dict[str, Any]) -> None:
+        out.write(json.dumps(doc).encode() + b"\n")
+        out.flush()
+
+    path = Path(trust_root)
+    try:
+        from pip_attest._verify import AttestationVerifier, parse_provenance
+
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        verifier = AttestationVerifier(path)
+        if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise TrustError(f"trust root {path} changed while it was loaded")
+    except TrustError as err:
+        say({"ready": False, "kind": "trust", "reason": str(err)})
+        return
+    except Exception as err:
+        say({"ready": False, "kind": "error", "reason": f"{type(err).__name__}: {err}"[:300]})
+        return
+    say({"ready": True, "root_sha256": digest, "pid": os.getpid()})
+    while True:
+        line = inp.readline(_MAX_LINE)
+        if not line:
+            return
+        try:
+            header = json.loads(line)
+            size = int(header["size"])
+            body = inp.read(size)
+            if len(body) != size:
+                return
+            artifact = Artifact(str(header["filename"]), str(header["sha256"]))
+            identities = verifier.verify(artifact, parse_provenance(body))
+        except TrustError as err:
+            say({"ok": False, "kind": "trust", "reason": str(err)})
+        except Error as err:  # bad provenance, failed verification: the reason as is
+            say({"ok": False, "kind": "verify", "reason": str(err)})
+        except Exception as err:  # anything else is a refusal too, never a pass
+            say(
+                {
+                    "ok": False,
+                    "kind": "error",
+                    "reason": f"internal error: {type(err).__name__}: {err}"[:300],
+                }
+            )
+        else:
+            say({"ok": True, "identities": [dataclasses.asdict(i) for i in identities]})
