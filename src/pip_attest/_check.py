@@ -122,10 +122,16 @@ class Checker:
     """
 
     def __init__(
-        self, settings: Settings, session: HttpSession | None, *, helper: bool = False
+        self,
+        settings: Settings,
+        session: HttpSession | None,
+        *,
+        helper: bool = False,
+        helper_client: WorkerClient | None = None,
     ) -> None:
         """``helper``: verify in a helper process (:mod:`pip_attest._worker`) started at the
-        first cache miss, so that pip's own process never imports sigstore."""
+        first cache miss, so that pip's own process never imports sigstore.
+        ``helper_client``: one started earlier (see :func:`start_helper`)."""
         self.settings = settings
         self.policy = Policy(settings)
         self._finder = ProvenanceFinder(
@@ -141,8 +147,9 @@ class Checker:
         self._verifier_version: str | None = None
         self._background = _Background(BACKGROUND_THREADS)
         self._fetches: dict[tuple[str, str, Advert | None], Pending[Fetched]] = {}
-        self._use_helper = helper
-        self._helper: WorkerClient | None = None
+        self._use_helper = helper or helper_client is not None
+        self._helper: WorkerClient | None = helper_client
+        self._helper_checked = False
 
     def verifier(self) -> AttestationVerifier:
         with self._verify_lock:
@@ -251,14 +258,12 @@ class Checker:
     def _helper_client(self) -> WorkerClient:
         with self._verify_lock:
             if self._helper is None:
-                from pip_attest._trust import ensure_root
-                from pip_attest._worker import WorkerClient
-
-                self._helper = WorkerClient(ensure_root(self.settings.trust_root))
-                self._helper.start()
+                self._helper = start_helper(self.settings)
+            if not self._helper_checked:
                 # As in verifier(): entries must name the root that really verified them.
                 if self._root_sha256 not in (None, self._helper.root_sha256()):
                     self._cache = None
+                self._helper_checked = True
             return self._helper
 
     def _cache_key(self, artifact: Artifact, body: bytes) -> _cache.CacheKey | None:
@@ -292,6 +297,17 @@ class Checker:
         """The run goes ahead with these results: let the policy remember what it saw
         (trust-on-first-use records). Called once, after the gate passed."""
         self.policy.remember(results)
+
+
+def start_helper(settings: Settings) -> WorkerClient:
+    """Start a verification helper now: it loads sigstore on another core while the caller
+    goes on (``pip-attest lock`` starts one before pip resolves)."""
+    from pip_attest._trust import ensure_root
+    from pip_attest._worker import WorkerClient
+
+    client = WorkerClient(ensure_root(settings.trust_root))
+    client.start()
+    return client
 
 
 def append_results(path: Path, results: list[FileResult], *, origin: str | None = None) -> None:
