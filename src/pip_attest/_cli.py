@@ -187,7 +187,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from pip_attest._model import Artifact, Status, sha256_file
     from pip_attest._policy import Evidence
     from pip_attest._report import render_json, render_text
-    from pip_attest._verify import AttestationVerifier, parse_provenance
+    from pip_attest._verify import AttestationVerifier, parse_provenance, read_provenance_file
 
     files = [Path(f) for f in args.files]
     if args.provenance and len(files) != 1:
@@ -206,7 +206,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             evidence = Evidence("missing", reason=f"no provenance: {prov} does not exist")
         else:
             try:
-                attestations = parse_provenance(prov.read_bytes(), allow_bare=True)
+                attestations = parse_provenance(read_provenance_file(prov), allow_bare=True)
                 identities = verifier.verify(Artifact(file.name, candidate.sha256), attestations)
                 evidence = Evidence("verified", identities=identities)
             except Error as err:

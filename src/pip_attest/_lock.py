@@ -78,7 +78,7 @@ def read_lock(path: Path) -> list[LockedPackage]:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise LockError(f"cannot read lock file {path}: {err.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise LockError(f"{path}: not valid TOML ({err})") from None
     try:
         lock = Pylock.from_dict(doc)

@@ -16,6 +16,8 @@ cached result never pays for them. Every read is bounded in size and in time.
 from __future__ import annotations
 
 import os
+import stat
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -129,8 +131,16 @@ class ProvenanceFinder:
         return None
 
     def _fetch_advertised(self, advert: Advert, *, local_ok: bool) -> Fetched:
-        url = urllib.parse.urljoin(advert.page_url, (advert.url or "").strip())
-        scheme = urllib.parse.urlsplit(url).scheme.lower()
+        try:
+            url = urllib.parse.urljoin(advert.page_url, (advert.url or "").strip())
+            scheme = urllib.parse.urlsplit(url).scheme.lower()
+        except ValueError:  # "http://[::1/p": urlsplit refuses it
+            return Fetched(
+                "error",
+                url=(advert.url or "")[:200],
+                reason=f"the index advertises a provenance URL that is not valid: "
+                f"{(advert.url or '')[:80]!r}",
+            )
         if scheme == "file" and local_ok:
             return self._local(url, missing_ok=False)
         if scheme not in ("http", "https"):
@@ -150,7 +160,8 @@ class ProvenanceFinder:
         path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
         # One open, then fstat and a bounded read of that same descriptor.
         try:
-            fd = os.open(path, os.O_RDONLY)
+            # Non-blocking: opening a FIFO for reading would wait for a writer forever.
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except FileNotFoundError:
             if missing_ok:
                 return Fetched("none", reason=f"no {path.name} next to the file")
@@ -158,7 +169,10 @@ class ProvenanceFinder:
         except OSError as err:
             return Fetched("error", url=url, reason=f"cannot read {path}: {err.strerror}")
         try:
-            size = os.fstat(fd).st_size
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                return Fetched("error", url=url, reason=f"{path} is not a regular file")
+            size = info.st_size
             if size > MAX_PROVENANCE_BYTES:
                 return Fetched("error", url=url, reason=_too_big(size))
             # Sized to the file: a 2 MiB buffer per read would cost more than the read.
@@ -172,15 +186,50 @@ class ProvenanceFinder:
         return Fetched("found", body=body, url=url)
 
     def _http(self, url: str, *, missing_ok: bool) -> Fetched:
-        if self._session is None:
+        """Fetch within the time limit, whatever pip's session does meanwhile.
+
+        The session retries (urllib3: 5xx and failed reads, each with the whole socket
+        timeout again, and it sleeps as long as a Retry-After says), and a body read blocks
+        until 64 KiB arrive: none of that stops at our limit. So the fetch runs in a daemon
+        thread that is abandoned at the deadline; the install is refused then and there.
+        """
+        session = self._session
+        if session is None:
             return Fetched("error", url=url, reason="no HTTP session to fetch provenance with")
-        origin = urllib.parse.urlsplit(url)
         deadline = time.monotonic() + self._timeout
+        outcome: list[Fetched] = []
+
+        def fetch() -> None:
+            try:
+                outcome.append(self._http_unbounded(session, url, missing_ok, deadline))
+            except BaseException as err:  # reported, never lost with the thread
+                outcome.append(
+                    Fetched("error", url=url, reason=f"cannot fetch provenance: {_brief(err)}")
+                )
+
+        worker = threading.Thread(target=fetch, name="pip-attest-provenance", daemon=True)
+        worker.start()
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if outcome:
+            return outcome[0]
+        return Fetched(
+            "error", url=url, reason=f"provenance download took longer than {self._timeout:g}s"
+        )
+
+    def _http_unbounded(
+        self, session: HttpSession, url: str, missing_ok: bool, deadline: float
+    ) -> Fetched:
+        origin = urllib.parse.urlsplit(url)
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                response = self._session.get(
+                response = session.get(
                     url,
-                    headers={"Accept": f"{INTEGRITY_ACCEPT}, application/json;q=0.9"},
+                    # identity: urllib3 1.26 (pip 23.3) inflates a whole read at once, so a
+                    # few kilobytes of "gzip, gzip" become gigabytes before any size check.
+                    headers={
+                        "Accept": f"{INTEGRITY_ACCEPT}, application/json;q=0.9",
+                        "Accept-Encoding": "identity",
+                    },
                     stream=True,
                     allow_redirects=False,
                     timeout=min(self._timeout, 30.0),
@@ -191,13 +240,19 @@ class ProvenanceFinder:
                 status = response.status_code
                 if status in (301, 302, 303, 307, 308):
                     location = response.headers.get("Location", "")
-                    target = urllib.parse.urlsplit(urllib.parse.urljoin(url, location))
+                    try:
+                        target = urllib.parse.urlsplit(urllib.parse.urljoin(url, location))
+                    except ValueError:
+                        return Fetched(
+                            "error", url=url, reason=f"bad redirect Location {location[:80]!r}"
+                        )
                     if (target.scheme, target.netloc) != (origin.scheme, origin.netloc):
+                        # repr: the host is the index's text, escape sequences and all.
+                        where = f"{target.scheme}://{target.netloc}"[:120]
                         return Fetched(
                             "error",
                             url=url,
-                            reason=f"provenance request redirected to another origin "
-                            f"({target.scheme}://{target.netloc})",
+                            reason=f"provenance request redirected to another origin ({where!r})",
                         )
                     url = target.geturl()
                     continue
@@ -206,6 +261,14 @@ class ProvenanceFinder:
                 if status != 200:
                     return Fetched(
                         "error", url=url, reason=f"provenance request answered HTTP {status}"
+                    )
+                encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+                if encoding not in ("", "identity"):
+                    return Fetched(
+                        "error",
+                        url=url,
+                        reason=f"provenance served with Content-Encoding {encoding[:40]!r} "
+                        "although none was asked for",
                     )
                 ctype = response.headers.get("Content-Type", "")
                 if "json" not in ctype.lower():

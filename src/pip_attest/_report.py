@@ -20,14 +20,23 @@ REPORT_VERSION = 1
 _ORDER = ("verified", "missing", "invalid", "unexpected-publisher", "downgrade", "unavailable")
 
 
+def safe(text: object) -> str:
+    """``text`` for a terminal: what is not printable is escaped, so an index's or a signer's
+    words can neither start a new (fake) line nor send escape sequences to the terminal."""
+    value = str(text)
+    if value.isprintable():
+        return value
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
+
+
 def refusal_lines(blocking: Sequence[FileResult]) -> list[str]:
     """One line per refused file: package, file, reason, and what to do."""
     count = len(blocking)
     lines = [f"pip-attest refused {count} file{'s' if count != 1 else ''}; nothing was installed."]
     for r in blocking:
-        what = f"{r.project} {r.version}".strip()
-        hint = f" -> {r.hint}" if r.hint else ""
-        lines.append(f"  {what} ({r.filename}): {r.status.value}: {r.reason}{hint}")
+        what = safe(f"{r.project} {r.version}".strip())
+        hint = f" -> {safe(r.hint)}" if r.hint else ""
+        lines.append(f"  {what} ({safe(r.filename)}): {r.status.value}: {safe(r.reason)}{hint}")
     return lines
 
 
@@ -55,7 +64,8 @@ def render_text(records: Sequence[Mapping[str, Any]], *, installed: bool | None)
         origin = r.get("origin")
         via = f" [{origin}]" if origin and origin not in ("index", "local") else ""
         name = f"{r.get('project', '?')} {r.get('version', '')}".strip()
-        rows.append((status, name, f"{r.get('filename', '?')}{via}", detail))
+        filename = f"{r.get('filename', '?')}{via}"
+        rows.append((safe(status), safe(name), safe(filename), safe(detail)))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [head]
     for status, name, filename, detail in rows:

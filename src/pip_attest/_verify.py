@@ -20,6 +20,8 @@ it lazily, only when a file really needs cryptographic verification.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +77,42 @@ class Attestations:
     items: tuple[tuple[dict[str, Any] | None, pypi_attestations.Attestation], ...]
 
 
+def read_provenance_file(path: Path) -> bytes:
+    """Read a local provenance file, never more than the size cap (plus one byte).
+
+    ``Path.read_bytes`` would first load all of a 50 GB (or sparse, or endless) file, and
+    opening a FIFO for reading would wait for a writer forever: the file is opened
+    non-blocking and must be a regular file.
+    """
+    from pip_attest._provenance import MAX_PROVENANCE_BYTES
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        raise VerificationError(f"cannot read {_plain(str(path))}: {err.strerror}") from err
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise VerificationError(f"{_plain(str(path))} is not a regular file")
+        if info.st_size > MAX_PROVENANCE_BYTES:
+            raise VerificationError(
+                f"provenance is {info.st_size} bytes, over the {MAX_PROVENANCE_BYTES}-byte limit"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_PROVENANCE_BYTES:  # a file that grows while we read stops here
+            chunk = os.read(fd, MAX_PROVENANCE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    except OSError as err:
+        raise VerificationError(f"cannot read {_plain(str(path))}: {err.strerror}") from err
+    finally:
+        os.close(fd)
+
+
 def parse_provenance(data: bytes, *, allow_bare: bool = False) -> Attestations:
     """Strictly parse a PEP 740 provenance object. Raises :class:`VerificationError`."""
     from pip_attest._provenance import MAX_PROVENANCE_BYTES
@@ -90,7 +128,7 @@ def parse_provenance(data: bytes, *, allow_bare: bool = False) -> Attestations:
     except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
         raise VerificationError(f"provenance is not valid JSON: {_one_line(err)}") from err
     if not isinstance(obj, dict):
-        raise VerificationError(f"provenance is a JSON {type(obj).__name__}, not an object")
+        raise VerificationError(f"provenance is a JSON {_json_kind(obj)}, not an object")
     try:
         if allow_bare and "attestation_bundles" not in obj and "envelope" in obj:
             bare = pypi_attestations.Attestation.model_validate(obj)
@@ -98,7 +136,9 @@ def parse_provenance(data: bytes, *, allow_bare: bool = False) -> Attestations:
         provenance = pypi_attestations.Provenance.model_validate(obj)
     except ValidationError as err:
         first = err.errors()[0] if err.errors() else {"loc": (), "msg": str(err)}
-        where = ".".join(str(p) for p in first.get("loc", ())) or "provenance"
+        # Locations can hold the body's own keys (a publisher's "claims" mapping): shown
+        # escaped and clipped like every other value that came from the network.
+        where = _plain(".".join(str(p) for p in first.get("loc", ())), 120) or "provenance"
         raise VerificationError(
             f"malformed provenance: {where}: {_one_line(Exception(first.get('msg', '')))}"
         ) from err
@@ -180,7 +220,7 @@ class AttestationVerifier:
             raise VerificationError(f"signature check failed: {_one_line(err)}") from err
         if payload_type != INTOTO_PAYLOAD_TYPE:
             raise VerificationError(
-                f"payload type is {payload_type!r}, expected {INTOTO_PAYLOAD_TYPE!r}"
+                f"payload type is {_shown(payload_type)}, expected {INTOTO_PAYLOAD_TYPE!r}"
             )
         check_statement(payload, artifact)
         cert = bundle.signing_certificate
@@ -197,7 +237,7 @@ def check_statement(payload: bytes, artifact: Artifact) -> str:
         raise VerificationError("statement is not a JSON object")
     if statement.get("_type") != INTOTO_STATEMENT_V1:
         raise VerificationError(
-            f"statement type is {statement.get('_type')!r}, expected {INTOTO_STATEMENT_V1!r}"
+            f"statement type is {_shown(statement.get('_type'))}, expected {INTOTO_STATEMENT_V1!r}"
         )
     subjects = statement.get("subject")
     if not isinstance(subjects, list) or len(subjects) != 1:
@@ -212,10 +252,11 @@ def check_statement(payload: bytes, artifact: Artifact) -> str:
         raise VerificationError("statement subject has no name")
     subject_key = dist_key(name)
     if subject_key is None:
-        raise VerificationError(f"statement subject {name!r} is not a distribution filename")
+        raise VerificationError(f"statement subject {_shown(name)} is not a distribution filename")
     if subject_key != dist_key(artifact.filename):
         raise VerificationError(
-            f"attestation is for another file: got {name!r}, expected {artifact.filename!r}"
+            f"attestation is for another file: got {_shown(name)}, "
+            f"expected {_shown(artifact.filename)}"
         )
     sha256 = digest.get("sha256") if isinstance(digest, dict) else None
     if not isinstance(sha256, str):
@@ -223,11 +264,11 @@ def check_statement(payload: bytes, artifact: Artifact) -> str:
     if sha256.lower() != artifact.sha256.lower():
         raise VerificationError(
             f"digest mismatch: the file's sha256 is {artifact.sha256}, "
-            f"the attestation signs {sha256}"
+            f"the attestation signs {_plain(sha256, 80)}"
         )
     predicate_type = statement.get("predicateType")
     if predicate_type not in KNOWN_PREDICATES:
-        raise VerificationError(f"unknown predicate type {predicate_type!r}")
+        raise VerificationError(f"unknown predicate type {_shown(predicate_type)}")
     return str(predicate_type)
 
 
@@ -236,11 +277,11 @@ def _check_claim(identity: Identity, claim: dict[str, Any], cert: x509.Certifica
     try:
         claimed = identity_from_publisher(claim)
     except ValueError as err:
-        raise VerificationError(f"bad publisher in provenance: {err}") from err
+        raise VerificationError(f"bad publisher in provenance: {_one_line(err)}") from err
     if not identity.satisfies(claimed.without_environment()):
         raise VerificationError(
             f"signer does not match the publisher the index names: "
-            f"got {identity}, expected {claimed}"
+            f"got {_plain(str(identity))}, expected {_plain(str(claimed))}"
         )
     # Older certificates carry no environment; only a contradiction is an error. GitHub
     # compares environment names case-insensitively, PyPI compares GitLab's exactly.
@@ -250,8 +291,8 @@ def _check_claim(identity: Identity, claim: dict[str, Any], cert: x509.Certifica
         and not same_environment(identity.kind, identity.environment, claimed.environment)
     ):
         raise VerificationError(
-            f"signer's environment is {identity.environment!r}, the index names "
-            f"{claimed.environment!r}"
+            f"signer's environment is {_shown(identity.environment)}, the index names "
+            f"{_shown(claimed.environment)}"
         )
     if claimed.kind == "CircleCI":
         # The optional CircleCI claims (pypi-attestations' CircleCIPublisher) must match the
@@ -262,7 +303,7 @@ def _check_claim(identity: Identity, claim: dict[str, Any], cert: x509.Certifica
             if stated and ext.text(oid) != stated:
                 raise VerificationError(
                     f"signer does not match the publisher the index names: "
-                    f"{key} is {ext.text(oid)!r}, expected {stated!r}"
+                    f"{key} is {_shown(ext.text(oid))}, expected {_shown(stated)}"
                 )
 
 
@@ -291,7 +332,7 @@ def identity_from_certificate(cert: x509.Certificate) -> Identity:
         prefix = "https://circleci.com/api/v2/projects/"
         project, sep, pipeline = signer.removeprefix(prefix).partition("/pipeline-definitions/")
         if not signer.startswith(prefix) or not sep or not project or not pipeline:
-            raise VerificationError(f"unexpected CircleCI Build Signer URI {signer!r}")
+            raise VerificationError(f"unexpected CircleCI Build Signer URI {_shown(signer)}")
         return Identity("CircleCI", project_id=project, pipeline_definition_id=pipeline)
     san = _san(cert)
     if issuer == GOOGLE_ISSUER:
@@ -334,7 +375,7 @@ class _FulcioExtensions:
         """
         source = self.require(SOURCE_REPOSITORY_URI, "Source Repository URI")
         if not source.startswith(host):
-            raise VerificationError(f"unexpected Source Repository URI {source!r}")
+            raise VerificationError(f"unexpected Source Repository URI {_shown(source)}")
         repository = source.removeprefix(host)
         config = self.require(BUILD_CONFIG_URI, "Build Config URI")
         prefix = f"{host}{repository}{separator}"
@@ -347,7 +388,7 @@ class _FulcioExtensions:
                 if rest.endswith("@" + suffix) and len(rest) > len(suffix) + 1:
                     return repository, rest[: -len(suffix) - 1]
         raise VerificationError(
-            f"Build Config URI {config!r} does not belong to repository {repository!r}"
+            f"Build Config URI {_shown(config)} does not belong to repository {_shown(repository)}"
         )
 
 
@@ -383,6 +424,40 @@ def _der_utf8string(raw: bytes) -> str:
         raise VerificationError("certificate extension is not UTF-8") from err
 
 
+def _json_kind(value: object) -> str:
+    """What a parsed JSON value is, in JSON's words (``list`` stays: it says the same)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "string" if isinstance(value, str) else "list"
+
+
 def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
+    """An exception's message as one clipped line with no control characters."""
+    return _plain(" ".join(str(err).split()) or type(err).__name__, 300)
+
+
+# Messages quote what an index or a signer wrote. Those strings are hostile input: a
+# megabyte-long name, a newline and a fake "verified" row, terminal escape sequences, a lone
+# surrogate that cannot even be printed. Every one is escaped and clipped before it is shown.
+
+
+def _plain(text: str, limit: int = 200) -> str:
+    """``text`` with every non-printable character escaped, clipped to about ``limit``."""
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text)} characters)"
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _shown(value: object, limit: int = 200) -> str:
+    """``value`` quoted for a message (``repr`` escapes what is not printable), clipped."""
+    if isinstance(value, str) and len(value) > limit:
+        quoted = repr(value[:limit])
+        return f"{quoted[:-1]}...{quoted[-1]} ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= limit + 2 else text[:limit] + "..."

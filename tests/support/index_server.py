@@ -73,10 +73,10 @@ _CHUNK = 64 * 1024
 class Fault:
     """How one path misbehaves. Fields combine; unset fields leave that part normal.
 
-    Order of effects: wait ``delay``; pick the status and headers (``status``,
-    ``redirect``, ``retry_after``); pick the body (``body``, else ``oversize`` bytes,
-    else the normal body; ``content_type`` overrides its type); then deliver it
-    (``truncate``, ``reset`` or ``drip``, else normally).
+    Order of effects: wait ``delay``; ``hangup``, or pick the status and headers
+    (``status``, ``redirect``, ``retry_after``, ``headers``); pick the body (``body``, else
+    ``oversize`` bytes, else the normal body; ``content_type`` overrides its type); then
+    deliver it (``truncate``, ``reset`` or ``drip``, else normally).
     """
 
     # Answer with this status instead (403, 404, 410, 429, 500, 503, …).
@@ -102,6 +102,10 @@ class Fault:
     content_length: bool = True
     # Apply to the first N matching requests only, then serve normally.
     times: int | None = None
+    # Extra response headers, e.g. (("Content-Encoding", "gzip"),) for a compressed body.
+    headers: tuple[tuple[str, str], ...] = ()
+    # Read the request, then close the connection without answering at all.
+    hangup: bool = False
 
 
 @dataclasses.dataclass(slots=True)
@@ -118,7 +122,7 @@ class _File:
     data: bytes
     sha256: str
     provenance: bytes | None
-    provenance_url: str | None
+    provenance_url: object
     advertise_provenance: bool
     requires_python: str | None
     yanked: bool | str
@@ -253,6 +257,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_faulty(response, fault, head=head)
 
     def _send_faulty(self, response: _Response, fault: Fault, *, head: bool) -> None:
+        if fault.hangup:
+            self.close_connection = True
+            return
         if fault.redirect is not None:
             response = _Response(fault.status or 302, "text/plain", b"redirect\n")
             response.headers["Location"] = fault.redirect
@@ -264,6 +271,7 @@ class _Handler(BaseHTTPRequestHandler):
             response = _Response(fault.status, "text/plain", f"{reason}\n".encode())
         if fault.retry_after is not None:
             response.headers["Retry-After"] = str(fault.retry_after)
+        response.headers.update(fault.headers)
         if fault.content_type is not None:
             response.content_type = fault.content_type
         chunks: Iterable[bytes]
@@ -430,7 +438,7 @@ class IndexServer:
         path: Path,
         *,
         provenance: dict[str, Any] | bytes | None = None,
-        provenance_url: str | None = None,
+        provenance_url: object = None,
         advertise_provenance: bool = True,
         requires_python: str | None = None,
         yanked: bool | str = False,
@@ -439,7 +447,8 @@ class IndexServer:
         """Serve ``path`` (read now) under its project. Adding the same name again swaps it.
 
         ``provenance`` is served as given (bytes) or as JSON (a dict). The project page
-        advertises ``<url>/provenance/<filename>``, or ``provenance_url`` verbatim, unless
+        advertises ``<url>/provenance/<filename>``, or ``provenance_url`` verbatim (any JSON
+        value in the PEP 691 form, as text in ``data-provenance``; None means unset), unless
         ``advertise_provenance`` is False (a mirror that strips it). ``metadata=True``
         serves and advertises the wheel's core metadata (PEP 658/714).
         """
@@ -591,7 +600,8 @@ class IndexServer:
         links = "".join(f'<a href="/simple/{p}/">{p}</a><br>\n' for p in projects)
         return _vary(_Response(200, content_type, _html("Simple index", links)))
 
-    def _advertised(self, entry: _File) -> str | None:
+    def _advertised(self, entry: _File) -> object:
+        """The ``provenance`` value of the JSON form: a URL, None, or a test's odd value."""
         if not entry.advertise_provenance:
             return None
         if entry.provenance_url is not None:
@@ -646,7 +656,7 @@ class IndexServer:
             attrs["data-yanked"] = "" if entry.yanked is True else str(entry.yanked)
         advertised = self._advertised(entry)
         if advertised is not None:
-            attrs["data-provenance"] = advertised
+            attrs["data-provenance"] = str(advertised)
         if entry.metadata is not None:
             digest = f"sha256={hashlib.sha256(entry.metadata).hexdigest()}"
             attrs["data-core-metadata"] = attrs["data-dist-info-metadata"] = digest
