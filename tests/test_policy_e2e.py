@@ -311,8 +311,13 @@ def test_eight_concurrent_installs_share_one_first_seen_store(
     assert sorted(p.name for p in store.iterdir() if not p.name.startswith(".")) == sorted(
         f"{n}.json" for n in names
     )
-    # No temporary file was left behind, and a later install still sees every record.
+    # No temporary file was left behind, every store file is whole, the shared verification
+    # cache was used, and a later install still sees every record.
     assert not list(store.glob("*.tmp"))
+    kept = [*store.glob("*.json"), *(venvs[0].home / "cache" / "pip-attest").rglob("*.json")]
+    for path in kept:
+        json.loads(path.read_bytes())
+    assert len(list((venvs[0].home / "cache" / "pip-attest" / "verified").rglob("*.json"))) == 8
     serve(index, sigstore_instance, tmp_path, "shared-3", "2.0", github("takeover/shared-3"))
     result = install(make_venv(home=venvs[0].home), index, minted_root, "shared-3==2.0")
     assert result.returncode == 1, result.output

@@ -173,12 +173,29 @@ class _AcceptAnySigner:
 _ACCEPT_ANY: VerificationPolicy = _AcceptAnySigner()
 
 
+def _build_keyrings_once(root: TrustedRoot) -> None:
+    """sigstore asks the root for its CT and Rekor keyrings for every bundle, and each call
+    parses every key again (10 to 20% of a verification). For one run they depend on the
+    root and the purpose alone: build each once."""
+    for name in ("ct_keyring", "rekor_keyring"):
+        build = getattr(root, name)
+        built: dict[Any, Any] = {}
+
+        def once(purpose: Any, _build: Any = build, _built: dict[Any, Any] = built) -> Any:
+            if purpose not in _built:
+                _built[purpose] = _build(purpose)
+            return _built[purpose]
+
+        setattr(root, name, once)
+
+
 class AttestationVerifier:
     """One sigstore ``Verifier`` per run, built from the cached trust root."""
 
     def __init__(self, trusted_root: Path) -> None:
         try:
             root = TrustedRoot.from_file(str(trusted_root))
+            _build_keyrings_once(root)
             self._verifier = Verifier(trusted_root=root)
         except Exception as err:  # any parse or shape problem is a bad root, never a pass
             raise TrustError(
