@@ -10,7 +10,7 @@ import pytest
 from tests.support.index_server import IndexServer
 from tests.support.packages import make_sdist, make_wheel
 from tests.support.throwaway_sigstore import Faults, ThrowawaySigstore, github
-from tests.support.venvs import PIP_UNSUPPORTED, PIP_VERSIONS, Venv
+from tests.support.venvs import PIP_OLDEST, PIP_UNSUPPORTED, PIP_VERSIONS, Venv
 
 pytestmark = pytest.mark.e2e
 MakeVenv = Callable[..., Venv]
@@ -166,3 +166,56 @@ def test_hook_imports_nothing_when_the_variable_is_unset(make_venv: MakeVenv) ->
     loaded = {line.split("|")[-1].strip() for line in hooked.stderr.splitlines() if "|" in line}
     assert "pip_attest._pip._hook" in loaded
     assert not {m for m in loaded if m.split(".")[0] in ("pip", "sigstore")}
+
+
+def test_venv_isolation_from_a_config_file_is_refused(
+    make_venv: MakeVenv, index: IndexServer, tmp_path: Path
+) -> None:
+    """The option is judged from pip's parsed options, not only from the command line."""
+    index.add_file(make_wheel(tmp_path, "anything", "1.0"))
+    config = tmp_path / "pip.conf"
+    config.write_text("[global]\nuse-feature = venv-isolation\n")
+    venv = make_venv()
+
+    for run in (venv.pip, venv.pip_attest):
+        result = run(
+            "install",
+            "-i",
+            index.simple_url,
+            "anything",
+            env={"PIP_ATTEST_ENFORCE": "1", "PIP_CONFIG_FILE": str(config)},
+        )
+        assert result.returncode == 1, result.output
+        assert "venv-isolation installs build dependencies with another Python" in result.stderr
+        assert "Traceback" not in result.output
+        assert "anything" not in venv.installed()
+
+
+@pytest.mark.parametrize("mode", ["pip-attest", "enforce"])
+def test_legacy_resolver_is_guarded_too(
+    make_venv: MakeVenv,
+    index: IndexServer,
+    sigstore_instance: ThrowawaySigstore,
+    minted_root: Path,
+    tmp_path: Path,
+    mode: str,
+) -> None:
+    """pip's legacy resolver (pip < 25.3) never calls the gate: every file is judged as pip
+    prepares it, and nothing is installed past a refusal."""
+    good = make_wheel(tmp_path, "goodpkg", "1.0")
+    serve(index, sigstore_instance, good, Faults())
+    bad = make_wheel(tmp_path, "guarded", "1.0", requires=["goodpkg"])
+    serve(index, sigstore_instance, bad, Faults(subject_digest="12" * 32))
+    venv = make_venv(PIP_OLDEST)
+    args = ("install", "--use-deprecated=legacy-resolver", "-i", index.simple_url, "guarded")
+    env = {"PIP_ATTEST_TRUST_ROOT": str(minted_root)}
+
+    if mode == "enforce":
+        result = venv.pip(*args, env={**env, "PIP_ATTEST_ENFORCE": "1"})
+    else:
+        result = venv.pip_attest(*args, env=env)
+
+    assert result.returncode == 1, result.output
+    assert "guarded 1.0 (guarded-1.0-py3-none-any.whl): invalid: digest mismatch" in result.stderr
+    assert "Successfully installed" not in result.output
+    assert venv.installed().isdisjoint({"guarded", "goodpkg"})

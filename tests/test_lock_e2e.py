@@ -211,9 +211,10 @@ def test_changed_publisher_needs_accept_publisher_to_relock(
     assert "signed by github:neworg/movingpkg/release.yml, but movingpkg is locked in " in (
         result.stderr
     )
-    assert "pip-attest lock --accept-publisher movingpkg=github:neworg/movingpkg/release.yml" in (
-        result.stderr
-    )
+    assert (
+        "re-run your 'pip-attest lock' command for pylock.toml with --accept-publisher "
+        "movingpkg=github:neworg/movingpkg/release.yml"
+    ) in result.stderr
     assert (project / "pylock.toml").read_bytes() == before
 
     accept = ("--accept-publisher", "movingpkg=github:neworg/movingpkg/release.yml")

@@ -272,7 +272,7 @@ def test_pin_beats_lock_beats_first_seen(tmp_path: Path) -> None:
     verdict = by_lock.judge("app", verified((A,)))
     assert verdict.status is Status.UNEXPECTED_PUBLISHER
     assert "app is locked in pylock.toml" in verdict.reason
-    assert "pip-attest lock --accept-publisher app=" in verdict.hint
+    assert "'pip-attest lock' command for pylock.toml with --accept-publisher app=" in verdict.hint
 
     pinned = Policy(settings(tmp_path, **{cfg.PUBLISHER: f"app={A}"}), locked=locked)
     assert pinned.judge("app", verified((A,))).status is Status.VERIFIED
@@ -348,3 +348,57 @@ def test_trust_and_policy_commands(
     assert "no first-seen record for app" in capsys.readouterr().err
     assert main(["trust", "accept", "app", "github:nope"]) == 2
     assert main(["trust", "accept", "../x", str(A)]) == 2
+
+
+def test_what_a_run_records_under_a_pin_or_a_lock(tmp_path: Path) -> None:
+    store = FirstSeenStore(tmp_path / "store")
+    # A pin speaks for itself: nothing is recorded, so a file pin cannot seed the store.
+    pinned = Policy(settings(tmp_path, **{cfg.PUBLISHER: f"app={A}"}), store=store)
+    pinned.remember([_result("app", "1.0", A)])
+    assert store.get("app") is None
+    # Under a lock, an identity accepted for this run only is never recorded.
+    locked = Policy(
+        settings(tmp_path, **{cfg.ACCEPT_PUBLISHER: f"app={B}"}),
+        store=store,
+        locked={"app": (A,)},
+    )
+    assert locked.judge("app", verified((A, B))).status is Status.VERIFIED
+    locked.remember([_result("app", "1.0", A, B)])
+    record = FirstSeenStore(tmp_path / "store").get("app")
+    assert record is not None
+    assert record.identities == (A,)
+    assert record.seen[0].how == "locked"
+
+
+def test_a_record_forgotten_mid_run_is_not_recreated_empty(tmp_path: Path) -> None:
+    policy = Policy(settings(tmp_path))
+    FirstSeenStore(tmp_path / "store").add("app", "1.0", [A], "first-use")
+    assert policy.judge("app", verified(), "2.0").status is Status.VERIFIED  # record read
+    FirstSeenStore(tmp_path / "store").forget("app")  # 'trust forget' in another shell
+    policy.remember([_result("app", "2.0", A)])
+    assert FirstSeenStore(tmp_path / "store").get("app") is None
+    assert Policy(settings(tmp_path)).judge("app", Evidence("missing"), "3").blocking is False
+
+
+def test_a_record_that_is_a_fifo_is_refused_not_waited_for(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "store").mkdir()
+    os.mkfifo(tmp_path / "store" / "app.json")
+    verdict = Policy(settings(tmp_path)).judge("app", verified(), "1.0")
+    assert verdict.blocking
+    assert "is not a regular file" in verdict.reason
+
+
+def test_unusable_store_and_report_paths_are_one_line_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(cfg.FIRST_SEEN_DIR, str(blocker / "store"))
+    assert main(["trust", "accept", "app", str(A)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("pip-attest: error: ") and "first-seen" in err and err.count("\n") == 1
+    assert "internal error" not in err
+    assert main(["install", "--output", str(tmp_path / "missing" / "r.json"), "x"]) == 2
+    assert "no such directory" in capsys.readouterr().err

@@ -106,8 +106,17 @@ def _emit(text: str, output: Path | None, stream: TextIO) -> None:
     if output is None:
         stream.write(text)
         stream.flush()
-    else:
+        return
+    try:
         output.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"cannot write the report to {output}: {err.strerror}") from None
+
+
+def _check_output(output: Path | None) -> None:
+    """Before pip runs: a report that cannot be written must not fail a finished install."""
+    if output is not None and not output.parent.is_dir():
+        raise UsageError(f"cannot write the report to {output}: no such directory")
 
 
 def _warn_stale_root(settings: cfg.Settings) -> Path:
@@ -136,6 +145,7 @@ def cmd_install(argv: Sequence[str]) -> int:
     ours, pip_args = split_install_args(argv)
     _apply_to_env(ours)
     fmt, output = _output_format()
+    _check_output(output)
     from pip_attest._cli_lock import translate_lock_requirements
 
     pip_args = translate_lock_requirements(pip_args)
@@ -165,7 +175,7 @@ def cmd_install(argv: Sequence[str]) -> int:
         code, outcome = EXIT_PIP, "pip-failed"
     else:
         code, outcome = EXIT_OK, "ok"
-    sys.stderr.write(render_text(records, installed=False if code else None))
+    sys.stderr.write(render_text(records, installed=False if code == EXIT_REFUSED else None))
     if code == EXIT_PIP:
         print(f"pip-attest: pip exited with status {rc}", file=sys.stderr)
     if fmt == "json":

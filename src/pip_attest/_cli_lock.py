@@ -177,7 +177,7 @@ def cmd_lock(argv: Sequence[str]) -> int:
 def _resolve_and_verify(
     pip_args: list[str], settings: cfg.Settings, out: Path
 ) -> tuple[list[dict[str, Any]], list[Any], int, str]:
-    from pip_attest._check import Candidate, Checker, read_results, start_helper
+    from pip_attest._check import Candidate, Checker, read_results
     from pip_attest._lock import (
         LockedFile,
         LockedPackage,
@@ -196,8 +196,6 @@ def _resolve_and_verify(
     os.environ[cfg.PARENT_PID] = str(os.getpid())
     os.environ[cfg.ENFORCE] = "1"  # sdists built for metadata pull build deps via subprocess
     settings = cfg.Settings.from_env()
-    # Verification comes after resolution: load sigstore on the other core meanwhile.
-    helper = start_helper(settings)
     try:
         if Version(pip_version).release[:2] >= (25, 1):
             # Next to the real lock: pip writes local paths relative to the lock's folder.
@@ -224,7 +222,7 @@ def _resolve_and_verify(
     if rc != 0 or any(r.get("blocking") for r in records):
         return records, [], rc, pip_version
 
-    checker = Checker(settings, _seam.STATE.session, helper_client=helper)
+    checker = Checker(settings, _seam.STATE.session, helper=True)
     candidates = []
     for item in resolved:
         if not item.sha256:

@@ -89,9 +89,24 @@ class FilePolicy:
 
 
 def find_policy_file(start: Path) -> Path | None:
-    """The nearest pyproject.toml at or above ``start`` (the project being worked on)."""
+    """The nearest pyproject.toml at or above ``start`` (the project being worked on).
+
+    A file owned by another user (a ``/tmp/pyproject.toml`` someone planted) is skipped with
+    a warning: a policy can loosen checks, so only the user's own files (or root's) count.
+    """
+    uid = os.getuid() if hasattr(os, "getuid") else None
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
+        try:
+            info = candidate.stat()
+        except OSError:
+            continue
+        if uid is not None and info.st_uid not in (uid, 0):
+            print(
+                f"pip-attest: warning: ignoring {candidate}: it belongs to another user",
+                file=sys.stderr,
+            )
+            continue
         if candidate.is_file():
             return candidate
     return None

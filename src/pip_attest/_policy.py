@@ -17,6 +17,7 @@ project decides:
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -134,7 +135,10 @@ class Policy:
             exp.record is not None and exp.record.expects_attestation(version)
         ):
             if exp.source == "lock":
-                hint = f"if {name} really stopped attesting, re-lock without its identities"
+                hint = (
+                    f"if {name} really stopped attesting, delete its attestation-identities "
+                    f"from {self._lock_name} and review the change"
+                )
             elif exp.source == "pin":
                 hint = f"if {name} really stopped attesting, remove its pin"
             else:
@@ -174,16 +178,17 @@ class Policy:
         if not unexpected:
             return Verdict(Status.VERIFIED, False, "", "", exp.identities)
         got = unexpected[0]
-        once = f"--accept-publisher {name}={got}"
+        shown = shlex.quote(str(got))
+        once = f"--accept-publisher {shlex.quote(f'{name}={got}')}"
         if exp.source == "first-seen":
             hint = (
                 f"if {got} is {name}'s legitimate new publisher, accept it: "
-                f"pip-attest trust accept {name} {got}  (or {once} for this run only)"
+                f"pip-attest trust accept {name} {shown}  (or {once} for this run only)"
             )
         elif exp.source == "lock":
             hint = (
-                f"if {got} is legitimate, re-lock with: pip-attest lock {once}  "
-                f"(or {once} for this run only)"
+                f"if {got} is legitimate, re-run your 'pip-attest lock' command for "
+                f"{self._lock_name} with {once}  (or add {once} to this run only)"
             )
         else:
             hint = f"if {got} is legitimate, change the pin  (or {once} for this run only)"
@@ -230,8 +235,15 @@ class Policy:
             # accepted for this run only: at most the first attested version moves earlier.
             self.store.add(name, version, [], "first-use")
             return
-        how = {"pin": "pinned", "lock": "locked"}.get(exp.source, "first-use")
-        self.store.add(name, version, identities, how)
+        if exp.source == "pin":
+            return  # a pin speaks for itself; the record starts when nothing is pinned
+        if exp.source == "lock":
+            # Only what the lock vouched for: never an identity accepted for this run only.
+            vouched = [i for i in identities if any(i.satisfies(e) for e in exp.identities)]
+            if vouched:
+                self.store.add(name, version, vouched, "locked")
+            return
+        self.store.add(name, version, identities, "first-use")
 
 
 def _older(version: str, than: str) -> bool:

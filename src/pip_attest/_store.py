@@ -14,8 +14,11 @@ error, never an empty record: silently forgetting a project would turn a downgra
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import stat
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -159,11 +162,20 @@ class FirstSeenStore:
     def _read(self, name: str) -> Record | None:
         path = self._path(name)
         try:
-            data = path.read_bytes()
+            # Non-blocking and bounded: a record replaced by a FIFO or /dev/zero must not hang.
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except FileNotFoundError:
             return None
         except OSError as err:
             raise StoreError(f"cannot read first-seen record {path}: {err.strerror}") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise StoreError(f"first-seen record {path} is not a regular file")
+            data = os.read(fd, MAX_RECORD_BYTES + 1)
+        except OSError as err:
+            raise StoreError(f"cannot read first-seen record {path}: {err.strerror}") from None
+        finally:
+            os.close(fd)
         return _parse(name, path, data)
 
     def _write(self, record: Record) -> None:
@@ -178,12 +190,14 @@ class FirstSeenStore:
         identities that were new. The first attested version only ever moves earlier."""
         name = canonicalize_name(project)
         self._path(name)  # refuse a name that is no project name before touching anything
-        with locked(self._lock()):
+        with _locked(self._lock()):
             record = self._read(name)
             seen = list(record.seen) if record else []
             first = record.first_attested_version if record else version
             if record and _older(version, first):
                 first = version
+            if record is None and not identities:
+                return Record(name, version), []  # forgotten meanwhile: nothing to update
             new = []
             for identity in identities:
                 if any(s.identity == identity for s in seen):
@@ -197,7 +211,7 @@ class FirstSeenStore:
 
     def forget(self, project: str) -> bool:
         name = canonicalize_name(project)
-        with locked(self._lock()):
+        with _locked(self._lock()):
             self._cache.pop(name, None)
             try:
                 self._path(name).unlink()
@@ -218,6 +232,15 @@ class FirstSeenStore:
                 continue
             if record is not None:
                 yield record
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    try:
+        with locked(path):
+            yield
+    except OSError as err:
+        raise StoreError(f"cannot use the first-seen store at {path.parent}: {err}") from None
 
 
 def _older(version: str, than: str) -> bool:

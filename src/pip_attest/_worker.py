@@ -131,7 +131,8 @@ class WorkerClient:
             proc.stdin.write(json.dumps(header).encode() + b"\n" + body)
             proc.stdin.flush()
         except OSError:
-            raise self._fail("the verification helper stopped") from None
+            self._broken = "the verification helper stopped"
+            raise self._fail(self._broken) from None
         return self._read_line()
 
     def _read_line(self) -> dict[str, Any]:

@@ -59,6 +59,11 @@ class _State:
         # Wheels being checked in the background, in the order pip prepared them. A wheel
         # runs no code until it is installed, so its result can wait for the gate.
         self.pending: dict[int, tuple[Candidate, Pending[tuple[Evidence, str | None]]]] = {}
+        # Every req checked, kept alive so that no other object can reuse its id().
+        self.reqs: list[Any] = []
+        # The legacy resolver (pip < 25.3) never reaches the gate: check every file
+        # before pip goes on with it, wheels included.
+        self.synchronous = False
         self.results_file: Path | None = None
         self.report_at_gate = False
         self.reported = 0
@@ -110,6 +115,7 @@ def install(settings: Settings, *, report_at_gate: bool) -> None:
         from pip._internal.exceptions import InstallationError
         from pip._internal.models.link import Link
         from pip._internal.operations import prepare
+        from pip._internal.req.req_install import InstallRequirement
     except Exception as err:
         raise PipSeamError(f"cannot import pip's internals: {err}") from err
     _check_shape(prepare, Link)
@@ -129,11 +135,12 @@ def install(settings: Settings, *, report_at_gate: bool) -> None:
     refused = _refusal_type(InstallationError)
     _wrap_links(Link)
     _wrap_preparer(prepare.RequirementPreparer, refused)
+    _wrap_install(InstallRequirement, refused)
     original = prepare._get_prepared_distribution
 
     @functools.wraps(original)
     def _get_prepared_distribution(req: Any, *args: Any, **kwargs: Any) -> Any:
-        if _is_inert(req):
+        if _is_inert(req) and not STATE.synchronous:
             _check_req(req, wait=False)  # judged at the gate
         elif _check_req(req, wait=True).blocking:
             # An sdist (or a source tree) would run build code next: stop right here.
@@ -226,6 +233,21 @@ def _wrap_preparer(preparer: Any, refused: type[Exception]) -> None:
     def wrapped_init(self: Any, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
         STATE.session = getattr(self, "_session", None)
+        if getattr(self, "legacy_resolver", False):
+            STATE.synchronous = True
+        installer = type(getattr(self, "build_env_installer", None)).__name__
+        if getattr(self, "build_isolation", None) == "venv" and installer.startswith("Subprocess"):
+            # Decided from pip's parsed options, so a config file cannot slip it past.
+            _record(
+                _refusal(
+                    "pip",
+                    "venv-isolation installs build dependencies with another Python, where "
+                    "pip-attest cannot verify them",
+                    "run without --use-feature=venv-isolation "
+                    "(command line, PIP_USE_FEATURE or pip.conf)",
+                )
+            )
+            raise refused(_refusal_message(STATE.blocking()))
 
     @functools.wraps(more)
     def wrapped_more(self: Any, reqs: Iterable[Any], *args: Any, **kwargs: Any) -> None:
@@ -236,6 +258,49 @@ def _wrap_preparer(preparer: Any, refused: type[Exception]) -> None:
 
     preparer.__init__ = wrapped_init
     preparer.prepare_linked_requirements_more = wrapped_more
+
+
+def _wrap_install(req_cls: Any, refused: type[Exception]) -> None:
+    """The last line: nothing is installed while a check is pending or refused, or for a
+    file the seam never saw, whichever path pip took to get here."""
+    original = req_cls.install
+
+    @functools.wraps(original)
+    def install(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _collect()
+        if not _seen_or_inert(self):
+            _record(
+                _refusal(
+                    str(getattr(self, "name", None) or self),
+                    "pip-attest did not see this file being prepared",
+                    "report this as a pip-attest bug",
+                    filename=str(getattr(getattr(self, "link", None), "filename", "") or ""),
+                )
+            )
+        if STATE.blocking():
+            raise refused(_refusal_message(STATE.blocking()))
+        return original(self, *args, **kwargs)
+
+    req_cls.install = install
+
+
+def _seen_or_inert(req: Any) -> bool:
+    if getattr(req, "link", None) is None or getattr(req, "satisfied_by", None):
+        return True
+    return id(req) in STATE.seen
+
+
+def _refusal(project: str, reason: str, hint: str, *, filename: str = "") -> FileResult:
+    return FileResult(
+        project=project,
+        version="",
+        filename=filename,
+        sha256="",
+        status=Status.INVALID,
+        reason=reason,
+        hint=hint,
+        blocking=True,
+    )
 
 
 def _prefetch(reqs: list[Any]) -> None:
@@ -334,6 +399,7 @@ def _check_req(req: Any, *, wait: bool) -> FileResult:
     known = STATE.seen.get(id(req))
     if known is not None:
         return known
+    STATE.reqs.append(req)
     if id(req) in STATE.pending:
         if not wait:
             return _PLACEHOLDER
