@@ -402,3 +402,20 @@ def test_unusable_store_and_report_paths_are_one_line_errors(
     assert "internal error" not in err
     assert main(["install", "--output", str(tmp_path / "missing" / "r.json"), "x"]) == 2
     assert "no such directory" in capsys.readouterr().err
+
+
+def test_an_older_attested_release_moves_the_first_attested_version(tmp_path: Path) -> None:
+    FirstSeenStore(tmp_path / "store").add("app", "2.0", [A], "first-use")
+    path = tmp_path / "store" / "app.json"
+    before = path.stat().st_mtime_ns
+
+    Policy(settings(tmp_path)).remember([_result("app", "3.0", A)])
+    assert path.stat().st_mtime_ns == before  # nothing to change: not even rewritten
+    Policy(settings(tmp_path)).remember([_result("app", "1.5", A)])
+
+    record = FirstSeenStore(tmp_path / "store").get("app")
+    assert record is not None
+    assert record.first_attested_version == "1.5"
+    # 1.6 is now after the first attested version: without attestation, a downgrade.
+    verdict = Policy(settings(tmp_path)).judge("app", Evidence("missing"), "1.6")
+    assert verdict.status is Status.DOWNGRADE

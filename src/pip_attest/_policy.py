@@ -232,8 +232,10 @@ class Policy:
         exp = self.expected(name)
         if exp.source == "first-seen":
             # Every identity that verified either matches the record already or was
-            # accepted for this run only: at most the first attested version moves earlier.
-            self.store.add(name, version, [], "first-use")
+            # accepted for this run only: at most the first attested version moves earlier
+            # (the usual run changes nothing, and takes no lock).
+            if exp.record is not None and _older(version, exp.record.first_attested_version):
+                self.store.add(name, version, [], "first-use")
             return
         if exp.source == "pin":
             return  # a pin speaks for itself; the record starts when nothing is pinned
