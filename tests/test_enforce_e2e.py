@@ -10,7 +10,7 @@ import pytest
 from tests.support.index_server import IndexServer
 from tests.support.packages import make_sdist, make_wheel
 from tests.support.throwaway_sigstore import Faults, ThrowawaySigstore, github
-from tests.support.venvs import PIP_OLDEST, PIP_UNSUPPORTED, PIP_VERSIONS, Venv
+from tests.support.venvs import PIP_UNSUPPORTED, PIP_VERSIONS, Venv
 
 pytestmark = pytest.mark.e2e
 MakeVenv = Callable[..., Venv]
@@ -191,6 +191,7 @@ def test_venv_isolation_from_a_config_file_is_refused(
         assert "anything" not in venv.installed()
 
 
+@pytest.mark.parametrize("pip_version", PIP_VERSIONS)
 @pytest.mark.parametrize("mode", ["pip-attest", "enforce"])
 def test_legacy_resolver_is_guarded_too(
     make_venv: MakeVenv,
@@ -199,6 +200,7 @@ def test_legacy_resolver_is_guarded_too(
     minted_root: Path,
     tmp_path: Path,
     mode: str,
+    pip_version: str,
 ) -> None:
     """pip's legacy resolver (pip < 25.3) never calls the gate: every file is judged as pip
     prepares it, and nothing is installed past a refusal."""
@@ -206,7 +208,7 @@ def test_legacy_resolver_is_guarded_too(
     serve(index, sigstore_instance, good, Faults())
     bad = make_wheel(tmp_path, "guarded", "1.0", requires=["goodpkg"])
     serve(index, sigstore_instance, bad, Faults(subject_digest="12" * 32))
-    venv = make_venv(PIP_OLDEST)
+    venv = make_venv(pip_version)
     args = ("install", "--use-deprecated=legacy-resolver", "-i", index.simple_url, "guarded")
     env = {"PIP_ATTEST_TRUST_ROOT": str(minted_root)}
 
