@@ -291,12 +291,7 @@ def _canon(name: str) -> str:
 
 
 def _toml(path: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
-    doc: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    return doc
+    return cfg.read_toml(path, "pip's lock output")
 
 
 def translate_lock_requirements(pip_args: list[str]) -> list[str]:

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import canonicalize_name
 
@@ -112,19 +113,30 @@ def find_policy_file(start: Path) -> Path | None:
     return None
 
 
-def load_policy_file(path: Path) -> FilePolicy | None:
-    """Read a policy. In a pyproject.toml it is the ``[tool.pip-attest]`` table (absent:
-    no policy); any other file may hold the table or the keys at its top level."""
+def parse_toml(text: str) -> dict[str, Any]:
+    """TOML text as a dict. Raises ValueError (bad TOML) or RecursionError (deep nesting)."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+    doc: dict[str, Any] = tomllib.loads(text)
+    return doc
+
+
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file (a policy, a lock), or a one-line :class:`UsageError` saying why not."""
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        return parse_toml(path.read_text(encoding="utf-8"))
     except OSError as err:
-        raise UsageError(f"cannot read policy file {path}: {err.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as err:
+        raise UsageError(f"cannot read {what} {path}: {err.strerror}") from None
+    except (ValueError, RecursionError) as err:  # TOMLDecodeError, UnicodeDecodeError
         raise UsageError(f"{path}: not valid TOML ({err})") from None
+
+
+def load_policy_file(path: Path) -> FilePolicy | None:
+    """Read a policy. In a pyproject.toml it is the ``[tool.pip-attest]`` table (absent:
+    no policy); any other file may hold the table or the keys at its top level."""
+    doc = read_toml(path, "policy file")
     tool = doc.get("tool")
     table = tool.get("pip-attest") if isinstance(tool, dict) else None
     if table is None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -67,19 +66,12 @@ def is_lock_path(path: str) -> bool:
 
 
 def read_lock(path: Path) -> list[LockedPackage]:
-    """Parse and validate a pylock.toml. Raises :class:`LockError` with one line."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+    """Parse and validate a pylock.toml. Raises a :class:`UsageError` with one line."""
     from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
 
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise LockError(f"cannot read lock file {path}: {err.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as err:
-        raise LockError(f"{path}: not valid TOML ({err})") from None
+    from pip_attest._config import read_toml
+
+    doc = read_toml(path, "lock file")
     try:
         lock = Pylock.from_dict(doc)
     except (PylockValidationError, PylockUnsupportedVersionError) as err:
@@ -265,13 +257,11 @@ def render_lock(packages: Sequence[LockedPackage]) -> str:
 
 def validate_text(text: str) -> None:
     """What we write must read back as a valid lock (packaging.pylock)."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
     from packaging.pylock import Pylock
 
-    Pylock.from_dict(tomllib.loads(text))
+    from pip_attest._config import parse_toml
+
+    Pylock.from_dict(parse_toml(text))
 
 
 def index_base(page_url: str | None, name: str) -> str | None:
