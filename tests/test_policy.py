@@ -419,3 +419,10 @@ def test_an_older_attested_release_moves_the_first_attested_version(tmp_path: Pa
     # 1.6 is now after the first attested version: without attestation, a downgrade.
     verdict = Policy(settings(tmp_path)).judge("app", Evidence("missing"), "1.6")
     assert verdict.status is Status.DOWNGRADE
+
+
+def test_a_publisher_accepted_before_any_install_expects_every_version(tmp_path: Path) -> None:
+    FirstSeenStore(tmp_path / "store").add("app", "0", [A], "accepted")
+    verdict = Policy(settings(tmp_path)).judge("app", Evidence("missing"), "0.1")
+    assert verdict.status is Status.DOWNGRADE
+    assert "app has a publisher accepted with 'pip-attest trust accept'" in verdict.reason

@@ -95,12 +95,13 @@ class Policy:
             return Expectation(locked, "lock", f"is locked in {self._lock_name}")
         record = self.store.get(name)
         if record is not None:
-            return Expectation(
-                record.identities,
-                "first-seen",
-                f"was first seen attested at version {record.first_attested_version}",
-                record,
+            first = record.first_attested_version
+            where = (
+                f"was first seen attested at version {first}"
+                if first != "0"  # 'trust accept' before any install: every version
+                else "has a publisher accepted with 'pip-attest trust accept'"
             )
+            return Expectation(record.identities, "first-seen", where, record)
         return Expectation()
 
     def judge(self, project: str, evidence: Evidence, version: str = "") -> Verdict:
