@@ -234,7 +234,8 @@ FAULTS: dict[str, IndexFault | tuple[IndexFault, pytest.MarkDecorator]] = {
                                              advert=_advert("javascript:alert(1)"),
                                              formats=_JSON),
     # -- the Integrity API, asked because the page advertises nothing -----------------------
-    "integrity-api-500": IndexFault("cannot fetch provenance: RetryError", Fault(status=500),
+    "integrity-api-500": IndexFault("cannot fetch provenance: HTTP 500 on every try",
+                                    Fault(status=500),
                                     where="integrity", requests=1),
     "integrity-api-html": IndexFault("provenance served as 'text/html', not JSON",
                                      Fault(content_type="text/html"), where="integrity",

@@ -16,6 +16,7 @@ cached result never pays for them. Every read is bounded in size and in time.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import threading
 import time
@@ -324,4 +325,8 @@ def _too_big(size: int, *, at_least: bool = False) -> str:
 
 def _brief(err: BaseException) -> str:
     text = " ".join(str(err).split()) or type(err).__name__
+    status = re.search(r"too many (\d{3}) error responses", text)
+    if status:  # urllib3 gave up retrying: say what the index answered, not the pool's repr
+        code = status.group(1)
+        return f"HTTP {code} on every try (too many {code} error responses)"
     return f"{type(err).__name__}: {text[:200]}"
