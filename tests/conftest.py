@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import Run, runner
 from tests.support.index_server import IndexServer
 from tests.support.throwaway_sigstore import ThrowawaySigstore
 from tests.support.venvs import (
@@ -162,3 +163,9 @@ def fresh_venv(tmp_path: Path, wheelhouse: Path) -> Callable[..., Venv]:
 def index() -> Iterator[IndexServer]:
     with IndexServer() as server:
         yield server
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
+    """``cli("verify", ...)``: pip-attest's ``main`` in-process (tests/support/cli.py)."""
+    return runner(capsys)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import pytest
 
 from pip_attest._cli import main, split_install_args
 from pip_attest._errors import UsageError
+from tests.support.cli import Run
 from tests.support.tuf_repo import TufRepo
 
 _STORE = files("sigstore._store")
@@ -35,38 +35,11 @@ KEY_LINE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Run:
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., Run]]:
-    """``cli("trust", "show")``: run ``main`` in-process, restoring the PIP_ATTEST_* variables
-    it sets from flags, so that one call's flags cannot leak into the next."""
-
-    def run(*argv: str | Path) -> Run:
-        before = {k: v for k, v in os.environ.items() if k.startswith("PIP_ATTEST")}
-        try:
-            code = main([str(a) for a in argv])
-        finally:
-            for key in [k for k in os.environ if k.startswith("PIP_ATTEST")]:
-                del os.environ[key]
-            os.environ.update(before)
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return Run(code, out, err)
-
-    yield run
 
 
 def one_error_line(run: Run) -> str:

@@ -11,19 +11,18 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pip_attest._cli import main
 from pip_attest._errors import VerificationError
 from pip_attest._verify import parse_provenance
 from tests.support import throwaway_sigstore as ts
+from tests.support.cli import Run
 
 GITHUB_ABI3INFO = "github:woodruffw/abi3info/release.yml"
 GITHUB_PYPI_ATTESTATIONS = "github:trailofbits/pypi-attestations/release.yml"
@@ -31,42 +30,6 @@ STAGING_EMAIL = "oidc:william@yossarian.net (issuer https://github.com/login/oau
 
 
 # -- running the CLI ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def row(self, filename: str) -> str:
-        """The report line for ``filename`` (exactly one)."""
-        rows = [line for line in self.out.splitlines() if f"  {filename}  " in line]
-        assert len(rows) == 1, self.out
-        return rows[0]
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., Run]]:
-    """``cli("verify", ...)``: run ``main`` in-process; restore what it puts in os.environ.
-
-    ``main`` turns flags into PIP_ATTEST_* variables (for pip subprocesses); without the
-    restore, a ``--format json`` would leak into the next call of the same test.
-    """
-
-    def run(*argv: str | Path) -> Run:
-        before = {k: v for k, v in os.environ.items() if k.startswith("PIP_ATTEST")}
-        try:
-            code = main([str(a) for a in argv])
-        finally:
-            for key in [k for k in os.environ if k.startswith("PIP_ATTEST")]:
-                del os.environ[key]
-            os.environ.update(before)
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return Run(code, out, err)
-
-    yield run
 
 
 def assert_verified(run: Run, filename: str, identity: str) -> None:

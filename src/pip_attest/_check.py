@@ -127,11 +127,9 @@ class Checker:
         session: HttpSession | None,
         *,
         helper: bool = False,
-        helper_client: WorkerClient | None = None,
     ) -> None:
         """``helper``: verify in a helper process (:mod:`pip_attest._worker`) started at the
-        first cache miss, so that pip's own process never imports sigstore.
-        ``helper_client``: one started earlier (see :func:`start_helper`)."""
+        first cache miss, so that pip's own process never imports sigstore."""
         self.settings = settings
         self.policy = Policy(settings)
         self._finder = ProvenanceFinder(
@@ -147,8 +145,8 @@ class Checker:
         self._verifier_version: str | None = None
         self._background = _Background(BACKGROUND_THREADS)
         self._fetches: dict[tuple[str, str, Advert | None], Pending[Fetched]] = {}
-        self._use_helper = helper or helper_client is not None
-        self._helper: WorkerClient | None = helper_client
+        self._use_helper = helper
+        self._helper: WorkerClient | None = None
         self._helper_checked = False
 
     def verifier(self) -> AttestationVerifier:
@@ -300,8 +298,8 @@ class Checker:
 
 
 def start_helper(settings: Settings) -> WorkerClient:
-    """Start a verification helper now: it loads sigstore on another core while the caller
-    goes on (``pip-attest lock`` starts one before pip resolves)."""
+    """Start a verification helper: it loads sigstore on another core while the caller
+    goes on."""
     from pip_attest._trust import ensure_root
     from pip_attest._worker import WorkerClient
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from pip_attest import _config as cfg
@@ -253,7 +254,7 @@ def _resolve_and_verify(
         if pkg.index is None and cand.advert is not None:
             pkg.index = index_base(cand.advert.page_url, item.name)
     for name, pkg in packages.items():
-        mine = [r for r in results if r.project and _canon(r.project) == name]
+        mine = [r for r in results if r.project and canonicalize_name(r.project) == name]
         pkg.identities = _lock_identities(settings, name, mine)
     records = [r.to_json() for r in results]
     return records, list(packages.values()), 0, pip_version
@@ -282,12 +283,6 @@ def _lock_identities(settings: cfg.Settings, name: str, results: list[Any]) -> t
 def _unlink(path: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
-
-
-def _canon(name: str) -> str:
-    from packaging.utils import canonicalize_name
-
-    return canonicalize_name(name)
 
 
 def _toml(path: Path) -> dict[str, Any]:

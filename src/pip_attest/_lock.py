@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -287,7 +286,3 @@ def identities_for(results: Iterable[FileResult]) -> tuple[Identity, ...]:
         if r.status is Status.VERIFIED:
             seen.extend(i for i in r.identities if i not in seen)
     return tuple(seen)
-
-
-def temp_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="pip-attest-lock-"))

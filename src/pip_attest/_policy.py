@@ -27,7 +27,7 @@ from packaging.utils import canonicalize_name
 from pip_attest._config import Settings
 from pip_attest._identity import Identity
 from pip_attest._model import FileResult, Status
-from pip_attest._store import FirstSeenStore, Record, StoreError
+from pip_attest._store import FirstSeenStore, Record, StoreError, is_older
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +215,7 @@ class Policy:
             name = canonicalize_name(result.project)
             version, identities = seen.setdefault(name, (result.version, []))
             identities.extend(i for i in result.identities if i not in identities)
-            if _older(result.version, version):
+            if is_older(result.version, version):
                 seen[name] = (result.version, identities)
         for project, (version, identities) in sorted(seen.items()):
             self._remember_one(project, version, identities)
@@ -235,7 +235,7 @@ class Policy:
             # Every identity that verified either matches the record already or was
             # accepted for this run only: at most the first attested version moves earlier
             # (the usual run changes nothing, and takes no lock).
-            if exp.record is not None and _older(version, exp.record.first_attested_version):
+            if exp.record is not None and is_older(version, exp.record.first_attested_version):
                 self.store.add(name, version, [], "first-use")
             return
         if exp.source == "pin":
@@ -247,15 +247,6 @@ class Policy:
                 self.store.add(name, version, vouched, "locked")
             return
         self.store.add(name, version, identities, "first-use")
-
-
-def _older(version: str, than: str) -> bool:
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return Version(version) < Version(than)
-    except InvalidVersion:
-        return False
 
 
 def _names(identities: Sequence[Identity]) -> str:

@@ -194,7 +194,7 @@ class FirstSeenStore:
             record = self._read(name)
             seen = list(record.seen) if record else []
             first = record.first_attested_version if record else version
-            if record and _older(version, first):
+            if record and is_older(version, first):
                 first = version
             if record is None and not identities:
                 return Record(name, version), []  # forgotten meanwhile: nothing to update
@@ -243,7 +243,8 @@ def _locked(path: Path) -> Iterator[None]:
         raise StoreError(f"cannot use the first-seen store at {path.parent}: {err}") from None
 
 
-def _older(version: str, than: str) -> bool:
+def is_older(version: str, than: str) -> bool:
+    """``version`` sorts before ``than``; False when either is no valid version."""
     try:
         return Version(version) < Version(than)
     except InvalidVersion:
