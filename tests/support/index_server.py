@@ -251,6 +251,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         response = index._route(self.path, self.headers.get("Accept"))
+        if index.pypi_caching and response.status == 200:
+            response = _pypi_caching(response, path, self.headers.get("If-None-Match"))
         if fault is None:
             self._send(response, [response.body], len(response.body), head=head)
             return
@@ -370,8 +372,15 @@ class IndexServer:
     :meth:`close`, which also cuts any open connection so shutdown never hangs.
     """
 
-    def __init__(self, *, formats: Iterable[Format] = ("json", "html")) -> None:
+    def __init__(
+        self, *, formats: Iterable[Format] = ("json", "html"), pypi_caching: bool = False
+    ) -> None:
+        """``pypi_caching``: send the caching headers PyPI sends (pages and provenance fresh
+        for 10 minutes, files for ever, an ETag on pages and a 304 to a matching
+        ``If-None-Match``), so that HTTP caches behave as they do against PyPI. Off by
+        default: most tests want every request to reach the server."""
         self.formats: set[Format] = set(formats)
+        self.pypi_caching = pypi_caching
         self._lock = threading.Lock()
         self._files: dict[str, _File] = {}
         self._faults: dict[str, _FaultSlot] = {}
@@ -671,6 +680,25 @@ def _html(title: str, body: str) -> bytes:
         f"<title>{html.escape(title)}</title>\n</head>\n<body>\n"
         f"<h1>{html.escape(title)}</h1>\n{body}</body>\n</html>\n"
     ).encode()
+
+
+# What PyPI (warehouse) sends: simple pages and the Integrity API are cached for 10 minutes
+# (``cache_control(10 * 60)``), files on files.pythonhosted.org for about 11 years.
+_PAGE_CACHE = "max-age=600, public"
+_FILE_CACHE = "max-age=365000000, immutable, public"
+
+
+def _pypi_caching(response: _Response, path: str, if_none_match: str | None) -> _Response:
+    if path.startswith("/files/"):
+        response.headers["Cache-Control"] = _FILE_CACHE
+        return response
+    response.headers["Cache-Control"] = _PAGE_CACHE
+    if path.startswith("/simple/"):
+        etag = f'"{hashlib.sha256(response.body).hexdigest()[:32]}"'
+        response.headers["ETag"] = etag
+        if if_none_match == etag:
+            return _Response(304, response.content_type, b"", response.headers)
+    return response
 
 
 def _vary(response: _Response) -> _Response:
