@@ -9,10 +9,13 @@ sigstore verifier at all. The XDG cache is a fresh temporary directory for every
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
+import os
 import shutil
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,7 @@ from pip_attest._check import Candidate, Checker
 from pip_attest._config import Settings
 from pip_attest._identity import Identity, parse_identity
 from pip_attest._model import FileResult, Status
+from pip_attest._provenance import fresh_until
 from tests.support.packages import make_wheel
 from tests.support.throwaway_sigstore import ThrowawaySigstore, github
 
@@ -47,7 +51,9 @@ def candidate(path: Path, filename: str | None = None) -> Candidate:
 
 
 def entries() -> list[Path]:
-    return sorted(_cache.default_dir().rglob("*.json"))
+    """Verification entries (``verified/xx/yyyy.json``), not freshness or run records."""
+    root = _cache.default_dir()
+    return sorted(p for p in root.rglob("*.json") if p.parent.parent == root)
 
 
 def verified_by(result: FileResult) -> list[str]:
@@ -321,3 +327,169 @@ def test_a_helper_that_cannot_load_the_trust_root_refuses(wheel: Path, tmp_path:
     assert result.blocking
     assert result.reason.startswith("trust root unusable:")
     assert entries() == []
+
+
+def test_pipelined_helper_gives_every_request_its_own_answer(
+    tmp_path: Path, minted_root: Path, sigstore_instance: ThrowawaySigstore
+) -> None:
+    """Requests from many threads are in flight at once: each answer must reach the thread
+    that asked, or one file would be reported with another file's signer."""
+    files = []
+    for i in range(12):
+        path = make_wheel(tmp_path / "many", f"many{i}", "1.0")
+        prov = sigstore_instance.provenance(path, github(f"org{i}/many{i}"))
+        Path(f"{path}.provenance").write_text(json.dumps(prov))
+        files.append(path)
+    files[5].write_bytes(files[5].read_bytes() + b"tampered")
+    mine = helper_checker(minted_root)
+    try:
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            results = list(pool.map(lambda p: mine.check(candidate(p)), files))
+    finally:
+        assert mine._helper is not None
+        mine._helper.close()
+
+    assert mine._verifier is None  # all of it in the helper
+    for i, result in enumerate(results):
+        if i == 5:
+            assert result.status is Status.INVALID
+            assert "digest mismatch" in result.reason
+        else:
+            assert verified_by(result) == [f"github:org{i}/many{i}/release.yml"]
+
+
+# -- freshness: reusing a verified answer while the index says it is fresh --
+
+NOW = 1_800_000_000.0
+
+
+def http_date(when: float) -> str:
+    return email.utils.formatdate(when, usegmt=True)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Cache-Control": "max-age=600, public"}, NOW + 600),  # PyPI's
+        ({"Cache-Control": "public, max-age=600", "Date": http_date(NOW)}, NOW + 600),
+        ({"Cache-Control": "max-age=600", "Age": "100"}, NOW + 500),
+        # kept by pip's HTTP cache for 9 of its 10 minutes: 1 minute left
+        ({"Cache-Control": "max-age=600", "Date": http_date(NOW - 540)}, NOW + 60),
+        ({"Cache-Control": "max-age=600", "Date": http_date(NOW - 601)}, 0.0),
+        # a server clock ahead of ours buys nothing
+        ({"Cache-Control": "max-age=600", "Date": http_date(NOW + 3600)}, NOW + 600),
+        ({"Cache-Control": "max-age=999999999"}, NOW + 24 * 3600),  # capped at a day
+        ({"Cache-Control": "max-age=" + "9" * 5000}, NOW + 24 * 3600),
+        ({"Cache-Control": "max-age=600, no-cache"}, 0.0),
+        ({"Cache-Control": "no-store, max-age=600"}, 0.0),
+        ({"Cache-Control": "max-age=0"}, 0.0),
+        ({"Cache-Control": "public"}, 0.0),
+        ({}, 0.0),
+        ({"Cache-Control": "max-age=-5"}, 0.0),
+        ({"Cache-Control": "max-age=6e2"}, 0.0),
+        ({"Cache-Control": "max-age=\u00b2\u00b2"}, 0.0),  # digits, but not ASCII ones
+        ({"Cache-Control": "max-age=600", "Age": "600"}, 0.0),
+        ({"Cache-Control": "max-age=600", "Date": "yesterday-ish"}, 0.0),
+    ],
+)
+def test_freshness_follows_the_cache_headers(headers: dict[str, str], expected: float) -> None:
+    assert fresh_until(headers, NOW) == pytest.approx(expected)
+
+
+def fresh_key(file_sha256: str = "0" * 64) -> _cache.FreshKey:
+    return _cache.FreshKey(
+        "https://pypi.example/integrity/a/1.0/a-1.0-py3-none-any.whl/provenance",
+        "a-1.0-py3-none-any.whl",
+        file_sha256,
+        "2" * 64,
+        "v",
+    )
+
+
+def test_a_fresh_answer_is_only_for_the_same_bytes_and_only_while_fresh(tmp_path: Path) -> None:
+    cache = _cache.VerificationCache(tmp_path)
+    who = (parse_identity(IDENTITY),)
+    assert cache.put_fresh(fresh_key(), who, NOW + 600, NOW)
+
+    assert cache.get_fresh(fresh_key(), NOW + 599) == who
+    assert cache.get_fresh(fresh_key("1" * 64), NOW) is None  # other bytes, same URL
+    assert cache.get_fresh(fresh_key(), NOW + 600) is None  # expired
+    assert cache.get_fresh(fresh_key(), NOW - 1) is None  # the clock went back
+    assert not cache.put_fresh(fresh_key(), who, NOW + 2 * 24 * 3600, NOW)  # over the cap
+    assert not cache.put_fresh(fresh_key(), who, NOW, NOW)
+
+
+def test_an_edited_fresh_entry_is_not_trusted(tmp_path: Path) -> None:
+    cache = _cache.VerificationCache(tmp_path)
+    cache.put_fresh(fresh_key(), (parse_identity(IDENTITY),), NOW + 600, NOW)
+    [entry] = tmp_path.rglob("*.json")
+    doc = json.loads(entry.read_text())
+    doc["fresh_until"] = NOW + 30 * 24 * 3600  # stretched past the cap
+    entry.write_text(json.dumps(doc))
+    assert cache.get_fresh(fresh_key(), NOW + 3600) is None
+    for garbage in (b"", b"{", b"[]", b'{"format": 1, "stored": "x"}'):
+        entry.write_bytes(garbage)
+        assert cache.get_fresh(fresh_key(), NOW + 1) is None
+
+
+# -- the run memo: whether to start the helper before pip runs --
+
+
+def test_the_run_memo_names_the_command_and_its_requirement_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("a==1\n")
+
+    def memo(*args: str) -> _cache.RunMemo:
+        return _cache.RunMemo(tmp_path / "cache", "install", list(args))
+
+    assert not memo("-r", "requirements.txt").expects_hits(NOW)
+    memo("-r", "requirements.txt").record(True, NOW)
+    assert memo("-r", "requirements.txt").expects_hits(NOW + 60)
+    assert memo("--requirement=requirements.txt").path != memo("-r", "requirements.txt").path
+    assert not memo("-r", "requirements.txt").expects_hits(NOW + 8 * 24 * 3600)  # too old
+    assert not memo("-r", "requirements.txt").expects_hits(NOW - 60)  # the clock went back
+
+    reqs.write_text("a==1\nb==2\n")  # another set of files: no guess from the old run
+    assert not memo("-r", "requirements.txt").expects_hits(NOW + 60)
+    reqs.write_text("a==1\n")
+    monkeypatch.setenv("PIP_INDEX_URL", "https://elsewhere.example/simple/")
+    assert not memo("-r", "requirements.txt").expects_hits(NOW + 60)
+    monkeypatch.delenv("PIP_INDEX_URL")
+    memo("-r", "requirements.txt").record(False, NOW)
+    assert not memo("-r", "requirements.txt").expects_hits(NOW + 60)
+
+
+def test_the_run_memo_never_reads_a_pipe(tmp_path: Path) -> None:
+    """``pip install -r <(...)`` names a pipe whose bytes are pip's to read: the memo must
+    not take them (nor wait on a FIFO with no writer)."""
+    fifo = tmp_path / "reqs.fifo"
+    os.mkfifo(fifo)
+    memo = _cache.RunMemo(tmp_path / "cache", "install", ["-r", str(fifo)])
+    assert not memo.expects_hits(NOW)
+
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"a==1\n")
+    os.close(write_end)
+    _cache.RunMemo(tmp_path / "cache", "install", ["-r", f"/dev/fd/{read_end}"])
+    assert os.read(read_end, 100) == b"a==1\n"  # still there for pip
+    os.close(read_end)
+
+
+def test_a_file_examined_ahead_is_answered_only_for_the_same_bytes(
+    wheel: Path, minted_root: Path
+) -> None:
+    """With PEP 658 metadata, a file is examined from the sha256 the index gives, before
+    pip downloads it. Bytes that turn out to be different are examined afresh."""
+    mine = checker(minted_root)
+    ahead = candidate(wheel)
+    mine.speculate(ahead)
+    assert verified_by(mine.check(ahead)) == [IDENTITY]
+
+    wheel.write_bytes(wheel.read_bytes() + b"swapped")
+    result = mine.check(candidate(wheel))
+
+    assert result.status is Status.INVALID
+    assert "digest mismatch" in result.reason

@@ -317,7 +317,7 @@ def test_eight_concurrent_installs_share_one_first_seen_store(
     kept = [*store.glob("*.json"), *(venvs[0].home / "cache" / "pip-attest").rglob("*.json")]
     for path in kept:
         json.loads(path.read_bytes())
-    assert len(list((venvs[0].home / "cache" / "pip-attest" / "verified").rglob("*.json"))) == 8
+    assert len(venvs[0].verification_entries()) == 8
     serve(index, sigstore_instance, tmp_path, "shared-3", "2.0", github("takeover/shared-3"))
     result = install(make_venv(home=venvs[0].home), index, minted_root, "shared-3==2.0")
     assert result.returncode == 1, result.output

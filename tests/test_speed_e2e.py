@@ -130,7 +130,7 @@ def test_corrupt_cache_entries_are_verified_again_and_rewritten(
     root, _ = graph
     first = make_venv()
     assert install(first, index, root, minted_root).returncode == 0
-    entries = sorted((first.home / "cache" / "pip-attest" / "verified").rglob("*.json"))
+    entries = first.verification_entries()
     assert len(entries) == 4
     good = {e: e.read_bytes() for e in entries}
     for entry in entries:
@@ -153,8 +153,9 @@ def test_provenance_prefetched_before_downloads_is_fetched_once(
     tmp_path: Path,
 ) -> None:
     """With PEP 658 metadata pip resolves first and downloads afterwards: the provenance
-    of every file is requested as that download phase starts (here, while the index is
-    slow to send the first wheel), once per file, and still checked against the bytes."""
+    of every file is requested while pip resolves (checked against the sha256 the index
+    gives) or at the latest as the download phase starts (here, while the index is slow to
+    send the first wheel), once per file, and the bytes pip downloads are checked too."""
     root, wheels = make_graph(tmp_path / "meta", 5, prefix="meta")
     for wheel in wheels:
         prov = sigstore_instance.provenance(wheel, github(f"m/{wheel.name[:6]}"))
@@ -173,3 +174,101 @@ def test_provenance_prefetched_before_downloads_is_fetched_once(
     assert len(downloads) == 5
     # Without the prefetch, a file's provenance is only asked for after its download.
     assert max(paths.index(p) for p in fetched) < downloads[1]
+
+
+def provenance_requests(index: IndexServer) -> list[str]:
+    return [p for p in index.paths() if p.startswith("/provenance/")]
+
+
+def test_fresh_provenance_is_not_asked_for_again_but_new_bytes_are_checked(
+    make_venv: MakeVenv, sigstore_instance: ThrowawaySigstore, minted_root: Path, tmp_path: Path
+) -> None:
+    """PyPI says its provenance answers stay fresh for 10 minutes. Within that time a
+    verified answer is reused with no request at all, for the same file bytes only: a file
+    swapped under the same URL is fetched and verified again, and refused."""
+    root, wheels = make_graph(tmp_path / "dists", 3, prefix="fresh")
+    with IndexServer(pypi_caching=True) as pypi_like:
+        provenances = {}
+        for wheel in wheels:
+            provenances[wheel.name] = sigstore_instance.provenance(wheel, github("o/fresh"))
+            pypi_like.add_file(wheel, provenance=provenances[wheel.name])
+        first = make_venv()
+        cold = install(first, pypi_like, root, minted_root)
+        assert cold.returncode == 0, cold.stderr[-3000:]
+        assert len(provenance_requests(pypi_like)) == 3
+
+        pypi_like.clear_requests()
+        second = make_venv(home=first.home)
+        warm = install(second, pypi_like, root, minted_root, "-X", "importtime")
+        assert warm.returncode == 0, warm.stderr[-3000:]
+        assert provenance_requests(pypi_like) == []
+        assert crypto_modules(warm.stderr) == set()
+        assert identities(report(warm)) == identities(report(cold))
+        assert {"fresh-0", "fresh-1", "fresh-2"} <= second.installed()
+
+        # The index now serves other bytes under the same name and provenance URL.
+        swapped = wheels[1]
+        swapped.write_bytes(swapped.read_bytes() + b"\0")
+        pypi_like.add_file(swapped, provenance=provenances[swapped.name])
+        pypi_like.clear_requests()
+        third = make_venv(home=first.home)
+        result = install(third, pypi_like, root, minted_root)
+
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert provenance_requests(pypi_like) == [f"/provenance/{swapped.name}"]
+    [refused] = [f for f in report(result)["files"] if f["blocking"]]
+    assert refused["filename"] == swapped.name
+    assert "digest mismatch" in refused["reason"]
+    assert not any(name.startswith("fresh") for name in third.installed())
+
+
+def test_without_cache_headers_provenance_is_asked_for_every_run(
+    make_venv: MakeVenv, index: IndexServer, graph: tuple[str, list[Path]], minted_root: Path
+) -> None:
+    root, _ = graph
+    first = make_venv()
+    assert install(first, index, root, minted_root).returncode == 0
+    index.clear_requests()
+
+    second = make_venv(home=first.home)
+    warm = install(second, index, root, minted_root, "-X", "importtime")
+
+    assert warm.returncode == 0, warm.stderr[-3000:]
+    assert len(provenance_requests(index)) == 4  # asked again; not verified again
+    assert crypto_modules(warm.stderr) == set()
+
+
+def helpers_running(venv: Venv) -> list[str]:
+    """Command lines of verification helpers started by this venv's Python."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        text = b" ".join(argv).decode("utf-8", "replace")
+        if "pip_attest._worker" in text and str(venv.path) in text:
+            found.append(text)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+def test_a_helper_started_ahead_and_never_needed_does_not_outlive_the_run(
+    make_venv: MakeVenv, index: IndexServer, tmp_path: Path, minted_root: Path
+) -> None:
+    """The first run of a command starts the verification helper before pip resolves, on
+    the guess that something will need verifying. Here nothing does (no file is attested):
+    the helper is stopped with the run, and no cryptography was needed for the answer."""
+    root, wheels = make_graph(tmp_path / "plain", 2, prefix="bare")
+    for wheel in wheels:
+        index.add_file(wheel)
+    venv = make_venv()
+
+    result = install(venv, index, root, minted_root, "-X", "importtime")
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {f["status"] for f in report(result)["files"]} == {"missing"}
+    # The helper did start (its imports are listed: the sigstore package is among its
+    # first), and is gone.
+    assert "sigstore" in crypto_modules(result.stderr)
+    assert helpers_running(venv) == []

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -27,7 +28,7 @@ from pip_attest._errors import Error, TrustError
 from pip_attest._identity import Identity
 from pip_attest._model import Artifact, FileResult, Status, project_and_version
 from pip_attest._policy import Evidence, Policy
-from pip_attest._provenance import Advert, Fetched, HttpSession, ProvenanceFinder
+from pip_attest._provenance import Advert, Fetched, HttpSession, ProvenanceFinder, Source
 
 if TYPE_CHECKING:
     from pip_attest._verify import AttestationVerifier
@@ -38,6 +39,10 @@ T = TypeVar("T")
 # Provenance downloads are small and wait on the network; a few at a time keeps a
 # high-latency index busy without opening more connections than pip's pool keeps (10).
 BACKGROUND_THREADS = 4
+# Files examined ahead of pip (Checker.speculate) per run: far more than any real install
+# uses, few enough that a resolver trying hundreds of versions cannot make us fetch and
+# verify all of them.
+MAX_SPECULATIVE = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +150,7 @@ class Checker:
         self._verifier_version: str | None = None
         self._background = _Background(BACKGROUND_THREADS)
         self._fetches: dict[tuple[str, str, Advert | None], Pending[Fetched]] = {}
+        self._examined: dict[tuple[str, str, str, Advert | None], Pending[Any]] = {}
         self._use_helper = helper
         self._helper: WorkerClient | None = None
         self._helper_checked = False
@@ -164,18 +170,53 @@ class Checker:
                     self._cache = None
             return self._verifier
 
-    def prefetch(self, file_url: str, filename: str, advert: Advert | None) -> None:
-        """Start fetching a file's provenance now; :meth:`examine` picks it up later."""
+    def prefetch(
+        self, file_url: str, filename: str, advert: Advert | None, sha256: str = ""
+    ) -> None:
+        """Start fetching a file's provenance now; :meth:`examine` picks it up later.
+
+        ``sha256`` is the hash the index gave for the file, if any: when the answer for
+        that file is still fresh in the cache, nothing needs fetching.
+        """
+        source = self._finder.locate(file_url, filename, advert)
+        if isinstance(source, Fetched):
+            return
+        if sha256:
+            known = Candidate(filename, sha256, file_url, advert)
+            if self._started(known) is not None:
+                return  # already being examined (Checker.speculate)
+            if not source.local and self._fresh(source.url, known) is not None:
+                return
         key = (file_url, filename, advert)
         with self._lock:
             if key not in self._fetches:
-                self._fetches[key] = self._background.submit(
-                    lambda: self._finder.find(file_url, filename, advert)
-                )
+                self._fetches[key] = self._background.submit(lambda: self._finder.fetch(source))
+
+    def speculate(self, candidate: Candidate) -> None:
+        """Start :meth:`examine` now for a file pip may use, from the sha256 the index gave
+        for it, before (or without) pip downloading it.
+
+        The answer is used only for a candidate with the same filename, URL, advert and
+        sha256: a file whose bytes turn out to have another hash is examined afresh. A
+        resolver that tries many versions would make this unbounded, so it stops after
+        :data:`MAX_SPECULATIVE` files; the rest are examined when pip has them.
+        """
+        if not candidate.sha256:
+            return
+        key = _examined_key(candidate)
+        with self._lock:
+            if key in self._examined or len(self._examined) >= MAX_SPECULATIVE:
+                return
+            self._examined[key] = self._background.submit(lambda: self.examine(candidate))
 
     def submit(self, candidate: Candidate) -> Pending[tuple[Evidence, str | None]]:
-        """:meth:`examine` on a background thread."""
-        return self._background.submit(lambda: self.examine(candidate))
+        """:meth:`examine` on a background thread (or the one already under way)."""
+        started = self._started(candidate)
+        return started or self._background.submit(lambda: self.examine(candidate))
+
+    def _started(self, candidate: Candidate) -> Pending[tuple[Evidence, str | None]] | None:
+        with self._lock:
+            return self._examined.get(_examined_key(candidate))
 
     def examine(self, candidate: Candidate) -> tuple[Evidence, str | None]:
         """Find and verify (no policy): safe on any thread, never raises."""
@@ -185,7 +226,9 @@ class Checker:
             return Evidence("invalid", reason=f"internal error: {_brief(err)}"), None
 
     def check(self, candidate: Candidate) -> FileResult:
-        return self.conclude(candidate, self.examine(candidate))
+        started = self._started(candidate)
+        found = started.result() if started is not None else self.examine(candidate)
+        return self.conclude(candidate, found)
 
     def conclude(self, candidate: Candidate, found: tuple[Evidence, str | None]) -> FileResult:
         """Judge what :meth:`examine` found. Runs the policy, so call it from one thread."""
@@ -216,7 +259,14 @@ class Checker:
     def _evidence(self, candidate: Candidate) -> tuple[Evidence, str | None]:
         if not candidate.sha256:
             return Evidence("missing", reason=candidate.note or "not a distribution file"), None
-        fetched = self._fetch(candidate)
+        source = self._finder.locate(candidate.file_url, candidate.filename, candidate.advert)
+        if isinstance(source, Fetched):
+            fetched = source  # nowhere to look: the answer itself
+        else:
+            fresh = None if source.local else self._fresh(source.url, candidate)
+            if fresh is not None:
+                return Evidence("verified", identities=fresh), source.url
+            fetched = self._fetch(candidate, source)
         if fetched.kind == "none":
             return Evidence("missing", reason=fetched.reason), fetched.url
         if fetched.kind == "error":
@@ -224,24 +274,52 @@ class Checker:
         artifact = Artifact(candidate.filename, candidate.sha256)
         try:
             key = self._cache_key(artifact, fetched.body)
-            cached = self._cached(key)
-            if cached is not None:
-                return Evidence("verified", identities=cached), fetched.url
-            identities = self._verify(artifact, fetched.body)
+            identities = self._cached(key)
+            if identities is None:
+                identities = self._verify(artifact, fetched.body)
+                self._remember(key, identities)
         except TrustError as err:
             return Evidence("invalid", reason=f"trust root unusable: {err}"), fetched.url
         except Error as err:
             return Evidence("invalid", reason=str(err)), fetched.url
-        self._remember(key, identities)
+        if fetched.fresh_until and fetched.url is not None:
+            self._remember_fresh(candidate, fetched, identities)
         return Evidence("verified", identities=identities), fetched.url
 
-    def _fetch(self, candidate: Candidate) -> Fetched:
+    def _fresh(self, url: str, candidate: Candidate) -> tuple[Identity, ...] | None:
+        """The identities, when this file's provenance (from ``url``) was verified before
+        and its index said the answer may be reused until now: no request at all then."""
+        key = self._fresh_key(url, candidate)
+        cache = self._cache
+        return None if key is None or cache is None else cache.get_fresh(key, time.time())
+
+    def _remember_fresh(
+        self, candidate: Candidate, fetched: Fetched, identities: tuple[Identity, ...]
+    ) -> None:
+        key = self._fresh_key(str(fetched.url), candidate)
+        cache = self._cache
+        if key is not None and cache is not None:
+            cache.put_fresh(key, identities, fetched.fresh_until, time.time())
+
+    def _fresh_key(self, url: str, candidate: Candidate) -> _cache.FreshKey | None:
+        root, version = self._root_and_version()
+        if root is None:
+            return None
+        return _cache.FreshKey(
+            provenance_url=url,
+            filename=candidate.filename,
+            file_sha256=candidate.sha256.lower(),
+            trust_root_sha256=root,
+            verifier=version,
+        )
+
+    def _fetch(self, candidate: Candidate, source: Source) -> Fetched:
         key = (candidate.file_url, candidate.filename, candidate.advert)
         with self._lock:
             started = self._fetches.pop(key, None)
         if started is not None:
             return started.result()
-        return self._finder.find(candidate.file_url, candidate.filename, candidate.advert)
+        return self._finder.fetch(source)
 
     def _verify(self, artifact: Artifact, body: bytes) -> tuple[Identity, ...]:
         if self._use_helper:
@@ -256,6 +334,8 @@ class Checker:
     def _helper_client(self) -> WorkerClient:
         with self._verify_lock:
             if self._helper is None:
+                self._helper = _take_early_helper(self.settings)
+            if self._helper is None:
                 self._helper = start_helper(self.settings)
             if not self._helper_checked:
                 # As in verifier(): entries must name the root that really verified them.
@@ -264,16 +344,22 @@ class Checker:
                 self._helper_checked = True
             return self._helper
 
-    def _cache_key(self, artifact: Artifact, body: bytes) -> _cache.CacheKey | None:
+    def _root_and_version(self) -> tuple[str | None, str]:
+        """The trust root's sha256 and the verifier's versions, read once per run."""
         if self._cache is None:
-            return None
+            return None, ""
         with self._lock:
             if self._root_sha256 is None:
                 from pip_attest._trust import ensure_root
 
                 self._root_sha256 = _read_digest(ensure_root(self.settings.trust_root))
                 self._verifier_version = _cache.verifier_version()
-            root, version = self._root_sha256, self._verifier_version or ""
+            return self._root_sha256, self._verifier_version or ""
+
+    def _cache_key(self, artifact: Artifact, body: bytes) -> _cache.CacheKey | None:
+        root, version = self._root_and_version()
+        if root is None:
+            return None
         return _cache.CacheKey(
             filename=artifact.filename,
             file_sha256=artifact.sha256.lower(),
@@ -297,6 +383,13 @@ class Checker:
         self.policy.remember(results)
 
 
+def _examined_key(candidate: Candidate) -> tuple[str, str, str, Advert | None]:
+    """What :meth:`Checker.examine` depends on (not the project, version or origin, which
+    only the policy reads)."""
+    url = candidate.file_url.split("#", 1)[0]
+    return (candidate.filename, candidate.sha256.lower(), url, candidate.advert)
+
+
 def start_helper(settings: Settings) -> WorkerClient:
     """Start a verification helper: it loads sigstore on another core while the caller
     goes on."""
@@ -306,6 +399,53 @@ def start_helper(settings: Settings) -> WorkerClient:
     client = WorkerClient(ensure_root(settings.trust_root))
     client.start()
     return client
+
+
+# A helper started before pip runs, on the guess that some file will not be in the
+# verification cache (see start_early_helper). The first Checker that needs one takes it.
+_EARLY: list[tuple[Path, WorkerClient]] = []
+
+
+def start_early_helper(
+    command: str, pip_args: Sequence[str], trust_root: Path | None
+) -> _cache.RunMemo | None:
+    """Start the verification helper now, before pip even resolves, unless this same
+    command found every file in the verification cache last time.
+
+    Loading sigstore takes about 300 ms of CPU. Started at the first cache miss, that is
+    300 ms pip then waits for at the gate; started now, it overlaps pip's own start-up and
+    resolution on another core. A run whose files all hit needs no helper, so the guess
+    is made from the :class:`~pip_attest._cache.RunMemo` of the same command (which the
+    caller updates after the run). An unused helper is killed at exit; a failure to start
+    one here is left to the normal start at the first miss.
+    """
+    memo = None
+    try:
+        if _cache.enabled():
+            memo = _cache.RunMemo(_cache.default_dir(), command, pip_args)
+            if memo.expects_hits(time.time()):
+                return memo
+        discard_early_helper()
+        from pip_attest._trust import ensure_root
+
+        _EARLY.append((ensure_root(trust_root), start_helper(Settings(trust_root=trust_root))))
+    except (Error, OSError):
+        pass
+    return memo
+
+
+def discard_early_helper() -> None:
+    """Stop an early helper no checker took (the run is over)."""
+    while _EARLY:
+        _EARLY.pop()[1].close()
+
+
+def _take_early_helper(settings: Settings) -> WorkerClient | None:
+    from pip_attest._trust import ensure_root
+
+    if _EARLY and _EARLY[0][0] == ensure_root(settings.trust_root):
+        return _EARLY.pop()[1]
+    return None
 
 
 def append_results(path: Path, results: list[FileResult], *, origin: str | None = None) -> None:

@@ -9,9 +9,10 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -19,6 +20,9 @@ from packaging.version import Version
 from pip_attest import _config as cfg
 from pip_attest._errors import Error, UsageError
 from pip_attest._identity import Identity
+
+if TYPE_CHECKING:
+    from pip_attest._cache import RunMemo
 
 LOCK_HELP = """\
 usage: pip-attest lock [options] [REQUIREMENT...] [-r FILE...] [pip index options]
@@ -74,29 +78,40 @@ def _take_lock_flags(argv: Sequence[str]) -> tuple[Path, str, list[str], list[st
 
 
 def cmd_lock(argv: Sequence[str]) -> int:
-    from pip_attest._cli import (
-        EXIT_OK,
-        EXIT_PIP,
-        EXIT_REFUSED,
-        _apply_to_env,
-        _emit,
-        _output_format,
-        _warn_stale_root,
-        split_install_args,
-    )
-    from pip_attest._fileio import atomic_write
-    from pip_attest._lock import LOCK_NAME, render_lock, validate_text
+    from pip_attest._cli import EXIT_OK, _apply_to_env, split_install_args
+    from pip_attest._lock import LOCK_NAME
 
     if any(a in ("-h", "--help") for a in argv):
         print(LOCK_HELP)
         return EXIT_OK
     out, mode, extras, rest = _take_lock_flags(argv)
-    check = mode == "check"
     if not LOCK_NAME.match(out.name):
         raise UsageError(f"{out}: PEP 751 lock files are named pylock.toml or pylock.NAME.toml")
     ours, pip_args = split_install_args(rest)
     _apply_to_env(ours)
     pip_args += [f".[{','.join(extras)}]"] if extras else []
+    from pip_attest._check import discard_early_helper, start_early_helper
+
+    memo = start_early_helper(f"lock {mode} {out}", pip_args, cfg.trust_root_from_env(os.environ))
+    try:
+        return _lock(out, mode, pip_args, memo)
+    finally:
+        discard_early_helper()
+
+
+def _lock(out: Path, mode: str, pip_args: list[str], memo: RunMemo | None) -> int:
+    from pip_attest._cli import (
+        EXIT_OK,
+        EXIT_PIP,
+        EXIT_REFUSED,
+        _emit,
+        _output_format,
+        _warn_stale_root,
+    )
+    from pip_attest._fileio import atomic_write
+    from pip_attest._lock import render_lock, validate_text
+
+    check = mode == "check"
     if out.exists():
         os.environ[cfg.LOCK] = str(out.resolve())
     fmt, output = _output_format()
@@ -105,6 +120,9 @@ def cmd_lock(argv: Sequence[str]) -> int:
 
     records, packages, pip_rc, pip_version = _resolve_and_verify(pip_args, settings, out)
     refused = [r for r in records if r.get("blocking")]
+    if memo is not None:
+        cached = pip_rc == 0 and all(r.get("status") in ("verified", "missing") for r in records)
+        memo.record(cached, time.time())
     text = ""
     if not refused and pip_rc == 0:
         text = render_lock(packages)
@@ -223,7 +241,8 @@ def _resolve_and_verify(
     if rc != 0 or any(r.get("blocking") for r in records):
         return records, [], rc, pip_version
 
-    checker = Checker(settings, _seam.STATE.session, helper=True)
+    # The seam's checker, when pip prepared files: its verification helper is running.
+    checker = _seam.STATE.checker or Checker(settings, _seam.STATE.session, helper=True)
     candidates = []
     for item in resolved:
         if not item.sha256:

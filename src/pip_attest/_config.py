@@ -246,7 +246,7 @@ class Settings:
             raise UsageError(f"{TIMEOUT}={timeout_text!r}: expected a number of seconds") from None
         if not 0 < timeout <= 3600:
             raise UsageError(f"{TIMEOUT}={timeout_text!r}: expected 0 < seconds <= 3600")
-        trust_root = env.get(TRUST_ROOT, "").strip()
+        trust_root = trust_root_from_env(env)
         results = env.get(RESULTS_FILE, "").strip()
 
         if env.get(REQUIRE, "").strip():
@@ -291,8 +291,14 @@ class Settings:
             lock_file=lock_file,
             locked=locked,
             sources=sources,
-            trust_root=Path(trust_root).expanduser() if trust_root else None,
+            trust_root=trust_root,
             integrity_apis=tuple(_words(env.get(INTEGRITY_API, ""))),
             timeout=timeout,
             results_file=Path(results) if results else None,
         )
+
+
+def trust_root_from_env(env: Mapping[str, str]) -> Path | None:
+    """``PIP_ATTEST_TRUST_ROOT``, or None for pip-attest's own cached root."""
+    value = env.get(TRUST_ROOT, "").strip()
+    return Path(value).expanduser() if value else None

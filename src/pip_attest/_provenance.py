@@ -24,7 +24,6 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from pip_attest._model import project_and_version
@@ -33,6 +32,9 @@ from pip_attest._model import project_and_version
 # refused unread (documented in the README).
 MAX_PROVENANCE_BYTES = 2 * 1024 * 1024
 MAX_REDIRECTS = 5
+# However long an index says its answer stays fresh, a verified answer is reused without
+# asking again for at most a day (PyPI says 10 minutes).
+MAX_FRESH_SECONDS = 24 * 60 * 60
 
 # pip's own models name these hosts (pip._internal.models.index.PyPI / TestPyPI); they are
 # repeated here so that this module needs no pip import. tests/test_provenance.py checks
@@ -81,6 +83,18 @@ class Fetched:
     body: bytes = b""
     url: str | None = None
     reason: str = ""
+    # Until when (time.time()) the index lets this answer be reused without asking again,
+    # from its Cache-Control header; 0 when it may not be.
+    fresh_until: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a file's provenance is read from: an http(s) URL, or a local file's URL."""
+
+    url: str
+    local: bool
+    missing_ok: bool  # a 404 (or no such file) means "no provenance", not a fault
 
 
 class ProvenanceFinder:
@@ -96,11 +110,17 @@ class ProvenanceFinder:
         self._timeout = timeout
 
     def find(self, file_url: str, filename: str, advert: Advert | None) -> Fetched:
+        where = self.locate(file_url, filename, advert)
+        return where if isinstance(where, Fetched) else self.fetch(where)
+
+    def locate(self, file_url: str, filename: str, advert: Advert | None) -> Source | Fetched:
+        """Where a file's provenance would be read from, without reading it; or, when
+        there is nowhere to read it from, the outcome itself."""
         scheme = urllib.parse.urlsplit(file_url).scheme.lower()
         if advert is not None and advert.url is not None:
-            return self._fetch_advertised(advert, local_ok=scheme == "file")
+            return self._advertised(advert, local_ok=scheme == "file")
         if scheme == "file":
-            return self._local_sibling(file_url)
+            return Source(file_url + ".provenance", local=True, missing_ok=True)
         if scheme not in ("http", "https"):
             return Fetched("none", reason=f"{scheme or 'this'} link has no provenance source")
         api = self._integrity_api_for(file_url, stated_none=advert is not None)
@@ -114,7 +134,12 @@ class ProvenanceFinder:
             f"{api}/integrity/{urllib.parse.quote(project)}/{urllib.parse.quote(version)}/"
             f"{urllib.parse.quote(filename)}/provenance"
         )
-        return self._http(url, missing_ok=True)
+        return Source(url, local=False, missing_ok=True)
+
+    def fetch(self, source: Source) -> Fetched:
+        if source.local:
+            return self._local(source.url, missing_ok=source.missing_ok)
+        return self._http(source.url, missing_ok=source.missing_ok)
 
     def _integrity_api_for(self, file_url: str, *, stated_none: bool) -> str | None:
         """Which Integrity API to ask, if any.
@@ -131,7 +156,7 @@ class ProvenanceFinder:
             return PYPI_FILE_HOSTS[host]
         return None
 
-    def _fetch_advertised(self, advert: Advert, *, local_ok: bool) -> Fetched:
+    def _advertised(self, advert: Advert, *, local_ok: bool) -> Source | Fetched:
         try:
             url = urllib.parse.urljoin(advert.page_url, (advert.url or "").strip())
             scheme = urllib.parse.urlsplit(url).scheme.lower()
@@ -143,7 +168,7 @@ class ProvenanceFinder:
                 f"{(advert.url or '')[:80]!r}",
             )
         if scheme == "file" and local_ok:
-            return self._local(url, missing_ok=False)
+            return Source(url, local=True, missing_ok=False)
         if scheme not in ("http", "https"):
             return Fetched(
                 "error",
@@ -152,20 +177,18 @@ class ProvenanceFinder:
                 f"{(advert.url or '')[:80]!r}",
             )
         # The index promised provenance: a 404 now is not "unattested", it is a fault.
-        return self._http(url, missing_ok=False)
-
-    def _local_sibling(self, file_url: str) -> Fetched:
-        return self._local(file_url + ".provenance", missing_ok=True)
+        return Source(url, local=False, missing_ok=False)
 
     def _local(self, url: str, *, missing_ok: bool) -> Fetched:
-        path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+        # Plain strings, not Path: this runs for every cached file of a run.
+        path = urllib.request.url2pathname(urllib.parse.urlsplit(url).path)
         # One open, then fstat and a bounded read of that same descriptor.
         try:
             # Non-blocking: opening a FIFO for reading would wait for a writer forever.
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except FileNotFoundError:
             if missing_ok:
-                return Fetched("none", reason=f"no {path.name} next to the file")
+                return Fetched("none", reason=f"no {os.path.basename(path)} next to the file")
             return Fetched("error", url=url, reason=f"advertised provenance {path} is missing")
         except OSError as err:
             return Fetched("error", url=url, reason=f"cannot read {path}: {err.strerror}")
@@ -221,7 +244,7 @@ class ProvenanceFinder:
         self, session: HttpSession, url: str, missing_ok: bool, deadline: float
     ) -> Fetched:
         origin = urllib.parse.urlsplit(url)
-        for _ in range(MAX_REDIRECTS + 1):
+        for hop in range(MAX_REDIRECTS + 1):
             try:
                 response = session.get(
                     url,
@@ -278,7 +301,13 @@ class ProvenanceFinder:
                         url=url,
                         reason=f"provenance served as {ctype or 'no content type'!r}, not JSON",
                     )
-                return self._read(response, url, deadline)
+                fetched = self._read(response, url, deadline)
+                if fetched.kind == "found" and hop == 0:
+                    # Only an answer to the URL itself: a redirect has its own lifetime.
+                    fresh = fresh_until(response.headers, time.time())
+                    if fresh:
+                        fetched = Fetched("found", fetched.body, fetched.url, fresh_until=fresh)
+                return fetched
             finally:
                 response.close()
         return Fetched("error", url=url, reason=f"more than {MAX_REDIRECTS} redirects")
@@ -304,6 +333,45 @@ class ProvenanceFinder:
         except Exception as err:
             return Fetched("error", url=url, reason=f"provenance download broke: {_brief(err)}")
         return Fetched("found", body=b"".join(chunks), url=url)
+
+
+def fresh_until(headers: Mapping[str, str], now: float) -> float:
+    """Until when a response may be reused without asking the server again (RFC 9111
+    §4.2): its ``Date`` plus ``max-age``, less any ``Age``, never more than
+    :data:`MAX_FRESH_SECONDS` from now. 0 when it may not be reused (no ``max-age``,
+    ``no-store``, ``no-cache``, anything unreadable).
+
+    The ``Date`` counts, not the time of reading: a response pip's own HTTP cache has kept
+    for nine of its ten minutes has one minute left.
+    """
+    directives: dict[str, str] = {}
+    for part in headers.get("Cache-Control", "").split(","):
+        name, _, value = part.strip().partition("=")
+        directives[name.strip().lower()] = value.strip().strip('"')
+    if "no-store" in directives or "no-cache" in directives:
+        return 0.0
+    max_age = _seconds(directives.get("max-age"))
+    if not max_age:
+        return 0.0
+    age = _seconds(headers.get("Age")) or 0
+    date = now
+    if headers.get("Date"):
+        import email.utils
+
+        try:
+            date = email.utils.parsedate_to_datetime(headers["Date"]).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return 0.0
+    start = min(date, now)  # a Date in the future (a skewed clock) buys nothing
+    until = start + min(max_age, MAX_FRESH_SECONDS) - age
+    return until if until > now else 0.0
+
+
+def _seconds(value: str | None) -> int | None:
+    value = (value or "").strip()
+    if not (value.isascii() and value.isdigit()):
+        return None
+    return min(int(value[:12]), 10**9) if len(value) <= 12 else 10**9
 
 
 def _read_fd(fd: int, limit: int) -> bytes:

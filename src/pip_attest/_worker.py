@@ -6,9 +6,11 @@ threads do not help, since both pip and the import hold the GIL. A helper proces
 on another core while pip goes on resolving and downloading; pip's process never imports
 any cryptography, and only waits at the gate if the helper is still busy.
 
-The helper is started at the first file that is not in the verification cache (a run
-whose files all hit starts none), reads the same trust root file, and answers one request
-at a time over its standard input and output:
+The helper is started before pip resolves, unless the same command found every file in the
+verification cache last time (``pip_attest._check.start_early_helper``); failing that, at the
+first file that is not in the cache. It reads the same trust root file, and answers
+requests in the order they come over its standard input and output (callers on several
+threads may have several in flight):
 
     request:  {"filename": ..., "sha256": ..., "size": N}\\n  followed by N provenance bytes
     response: {"ok": true, "identities": [...]}  or  {"ok": false, "kind": ..., "reason": ...}
@@ -21,6 +23,7 @@ helper must never let a file through.
 from __future__ import annotations
 
 import atexit
+import collections
 import dataclasses
 import hashlib
 import json
@@ -48,7 +51,9 @@ class WorkerClient:
 
     def __init__(self, trust_root: Path) -> None:
         self._trust_root = trust_root
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # starting, and sending requests
+        self._read_lock = threading.Lock()  # reading answers
+        self._waiting: collections.deque[_Slot] = collections.deque()
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._ready: dict[str, Any] | None = None
@@ -89,9 +94,15 @@ class WorkerClient:
         return str(ready["root_sha256"])
 
     def verify(self, artifact: Artifact, body: bytes) -> tuple[Identity, ...]:
+        """Thread-safe and pipelined: each caller sends its request at once and then waits
+        for its answer, so the helper always has the next request queued instead of idling
+        while a caller thread waits its turn for the GIL."""
+        slot = _Slot()
         with self._lock:
             self._await_ready()
-            response = self._exchange(artifact, body)
+            self._send(artifact, body)
+            self._waiting.append(slot)
+        response = self._receive(slot)
         if response.get("ok") is True:
             return _identities(response.get("identities"))
         reason = str(response.get("reason") or "verification failed")
@@ -102,6 +113,11 @@ class WorkerClient:
     def close(self) -> None:
         proc = self._proc
         if proc is None or proc.poll() is not None:
+            return
+        if self._ready is None:
+            # Never needed, or still loading: nothing it could say matters any more.
+            proc.kill()
+            proc.wait()
             return
         try:
             if proc.stdin is not None:
@@ -122,7 +138,7 @@ class WorkerClient:
             self._ready = line
         return self._ready
 
-    def _exchange(self, artifact: Artifact, body: bytes) -> dict[str, Any]:
+    def _send(self, artifact: Artifact, body: bytes) -> None:
         proc = self._proc
         if proc is None or proc.stdin is None:
             raise self._fail(self._broken or "the verification helper is not running")
@@ -133,7 +149,24 @@ class WorkerClient:
         except OSError:
             self._broken = "the verification helper stopped"
             raise self._fail(self._broken) from None
-        return self._read_line()
+
+    def _receive(self, slot: _Slot) -> dict[str, Any]:
+        """Answers come back in the order requests were sent: whoever holds the read lock
+        reads them and hands each to its waiter, until its own has come."""
+        with self._read_lock:
+            while slot.response is None and slot.error is None:
+                head = self._waiting[0]
+                try:
+                    head.response = self._read_line()
+                except VerificationError as err:
+                    for waiter in self._waiting:  # one broken helper fails every request
+                        waiter.error = err
+                    self._waiting.clear()
+                    break
+                self._waiting.popleft()
+        if slot.response is None:
+            raise slot.error or self._fail("the verification helper did not answer")
+        return slot.response
 
     def _read_line(self) -> dict[str, Any]:
         if self._broken is not None:
@@ -164,6 +197,16 @@ class WorkerClient:
 
     def _fail(self, reason: str) -> VerificationError:
         return VerificationError(reason)
+
+
+class _Slot:
+    """One request's place in line for its answer."""
+
+    __slots__ = ("error", "response")
+
+    def __init__(self) -> None:
+        self.response: dict[str, Any] | None = None
+        self.error: VerificationError | None = None
 
 
 def _identities(value: Any) -> tuple[Identity, ...]:
@@ -207,7 +250,11 @@ def main(trust_root: str) -> None:
     while True:
         line = inp.readline(_MAX_LINE)
         if not line:
-            return
+            # Done. Skip the interpreter's teardown of sigstore and its dependencies (tens
+            # of milliseconds the parent would otherwise wait for): everything was
+            # answered and flushed, and the helper holds nothing else.
+            out.flush()
+            os._exit(0)
         try:
             header = json.loads(line)
             size = int(header["size"])

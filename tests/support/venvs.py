@@ -236,6 +236,12 @@ class Venv:
             )
         return names
 
+    def verification_entries(self) -> list[Path]:
+        """The verification cache's entries (``verified/xx/….json``) in this venv's user
+        cache; not its freshness records (``fresh/``) or run records (``runs/``)."""
+        root = self.home / "cache" / "pip-attest" / "verified"
+        return sorted(p for p in root.rglob("*.json") if p.parent.parent == root)
+
 
 def make_template(where: Path, wheelhouse: Path, pip_version: str, home: Path) -> Path:
     """A full, real install of pip-attest with the given pip, offline from the wheelhouse."""

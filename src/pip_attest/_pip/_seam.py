@@ -15,6 +15,10 @@ functions. They were checked in every pip release from 23.3 to 26.3 (DESIGN.md Â
   URL â†’ provenance table while pip parses index pages.
 * ``RequirementPreparer.__init__`` holds pip's ``PipSession``: provenance is fetched with
   pip's own proxies, certificates, credentials, retries and timeouts.
+* ``RequirementPreparer.prepare_linked_requirement`` runs when the resolver wants a
+  candidate's metadata. Checking starts there, against the sha256 the index gives, so
+  that it overlaps resolution; the bytes pip later has reuse that work only if their
+  sha256 is the same. An optimisation only: if it is missing, nothing is wrapped there.
 
 If any of these is missing or has another shape, :func:`install` raises
 :class:`~pip_attest.PipSeamError` and nothing runs: an unguarded pip must never install.
@@ -258,6 +262,15 @@ def _wrap_preparer(preparer: Any, refused: type[Exception]) -> None:
 
     preparer.__init__ = wrapped_init
     preparer.prepare_linked_requirements_more = wrapped_more
+    prepare_one = getattr(preparer, "prepare_linked_requirement", None)
+    if callable(prepare_one):  # an optimisation only: without it, files are checked later
+
+        @functools.wraps(prepare_one)
+        def wrapped_prepare_one(self: Any, req: Any, *args: Any, **kwargs: Any) -> Any:
+            _speculate(req)
+            return prepare_one(self, req, *args, **kwargs)
+
+        preparer.prepare_linked_requirement = wrapped_prepare_one
 
 
 def _wrap_install(req_cls: Any, refused: type[Exception]) -> None:
@@ -321,7 +334,32 @@ def _prefetch(reqs: list[Any]) -> None:
             ):
                 continue
             url = link.url_without_fragment
-            _checker().prefetch(url, link.filename, STATE.adverts.get(url))
+            sha256 = link.hash if getattr(link, "hash_name", None) == "sha256" else ""
+            _checker().prefetch(url, link.filename, STATE.adverts.get(url), str(sha256 or ""))
+    except Exception:  # noqa: S110 - an optimisation only; the checks decide
+        pass
+
+
+def _speculate(req: Any) -> None:
+    """The resolver wants this file's metadata, so pip may use it: start checking its
+    provenance now, against the sha256 the index gives, while pip resolves. The check
+    pip's bytes get later reuses this work only if their sha256 is that one.
+
+    Best effort, like :func:`_prefetch`.
+    """
+    try:
+        link = getattr(req, "link", None)
+        if (
+            link is None
+            or getattr(req, "editable", False)
+            or link.scheme not in ("http", "https")
+            or getattr(link, "hash_name", None) != "sha256"
+            or not link.hash
+        ):
+            return
+        url = link.url_without_fragment
+        candidate = Candidate(link.filename, str(link.hash), url, advert=STATE.adverts.get(url))
+        _checker().speculate(candidate)
     except Exception:  # noqa: S110 - an optimisation only; the checks decide
         pass
 
