@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -390,10 +391,26 @@ def http_date(when: float) -> str:
         ({"Cache-Control": "max-age=\u00b2\u00b2"}, 0.0),  # digits, but not ASCII ones
         ({"Cache-Control": "max-age=600", "Age": "600"}, 0.0),
         ({"Cache-Control": "max-age=600", "Date": "yesterday-ish"}, 0.0),
+        # a directive said twice (a proxy adding its own): stale, not the longer one
+        ({"Cache-Control": "max-age=0, max-age=600"}, 0.0),
     ],
 )
 def test_freshness_follows_the_cache_headers(headers: dict[str, str], expected: float) -> None:
     assert fresh_until(headers, NOW) == pytest.approx(expected)
+
+
+@pytest.mark.skipif(not hasattr(time, "tzset"), reason="needs time.tzset")
+def test_a_date_in_minus_0000_is_utc_whatever_the_local_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # UTC+14
+    time.tzset()
+    try:
+        date = http_date(NOW - 540)[: -len("GMT")] + "-0000"
+        assert fresh_until({"Cache-Control": "max-age=600", "Date": date}, NOW) == NOW + 60
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def fresh_key(file_sha256: str = "0" * 64) -> _cache.FreshKey:
@@ -493,3 +510,84 @@ def test_a_file_examined_ahead_is_answered_only_for_the_same_bytes(
 
     assert result.status is Status.INVALID
     assert "digest mismatch" in result.reason
+
+
+def test_a_fifo_in_the_cache_is_a_miss_not_a_hang(tmp_path: Path) -> None:
+    cache = _cache.VerificationCache(tmp_path)
+    key = _cache.CacheKey("a-1.0-py3-none-any.whl", "0" * 64, "1" * 64, "2" * 64, "v")
+    cache.path(key).parent.mkdir(parents=True)
+    os.mkfifo(cache.path(key))
+    assert cache.get(key) is None
+
+
+def test_the_run_memo_does_not_open_a_fifo_a_writer_waits_on(tmp_path: Path) -> None:
+    """Opening a FIFO's read end releases a writer blocked in open(): pip would then
+    find the writer gone. The memo only looks at what the name is."""
+    fifo = tmp_path / "reqs.fifo"
+    os.mkfifo(fifo)
+    opened = threading.Event()
+
+    def writer() -> None:
+        fd = os.open(fifo, os.O_WRONLY)  # blocks until someone opens the read end
+        opened.set()
+        os.close(fd)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    _cache.RunMemo(tmp_path / "cache", "install", ["-r", str(fifo)])
+    assert not opened.wait(0.3)
+    os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # let the writer go
+    assert opened.wait(5)
+
+
+# A helper that speaks the protocol but answers two requests in the wrong order, each
+# answer "verified" by a signer: the client must refuse both, never hand one file's
+# answer to the other.
+_OUT_OF_ORDER = """
+import json, sys
+out, inp = sys.stdout.buffer, sys.stdin.buffer
+out.write(b'{"ready": true, "root_sha256": "x"}\\n'); out.flush()
+seen = []
+while True:
+    line = inp.readline()
+    if not line:
+        break
+    header = json.loads(line)
+    inp.read(header["size"])
+    seen.append(header["id"])
+    if len(seen) == 2:
+        for number in reversed(seen):
+            answer = {"id": number, "ok": True, "identities": [
+                {"kind": "GitHub", "repository": "evil/x", "workflow": "w.yml"}]}
+            out.write(json.dumps(answer).encode() + b"\\n")
+        out.flush()
+        seen = []
+"""
+
+
+def test_a_helper_answering_out_of_order_fails_every_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pip_attest import _worker
+    from pip_attest._errors import VerificationError
+    from pip_attest._model import Artifact
+
+    monkeypatch.setattr(_worker, "_BOOT", _OUT_OF_ORDER)
+    client = _worker.WorkerClient(tmp_path / "unused_root.json")
+    barrier = threading.Barrier(2)
+
+    def ask(name: str) -> str:
+        barrier.wait()
+        try:
+            client.verify(Artifact(name, "0" * 64), b"{}")
+        except VerificationError as err:
+            return str(err)
+        return "verified"
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            outcomes = list(pool.map(ask, ["a-1.0-py3-none-any.whl", "b-1.0-py3-none-any.whl"]))
+    finally:
+        client.close()
+
+    assert outcomes == ["the verification helper answered out of order"] * 2

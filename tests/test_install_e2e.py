@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -261,3 +262,29 @@ def test_find_links_directory_uses_provenance_next_to_the_file(
     assert refused.returncode == 1, refused.output
     assert "attestation is for another file" in refused.stderr
     assert "abi3info" not in fresh.installed()
+
+
+def test_two_pages_disagreeing_about_a_files_provenance_refuse_it(
+    make_venv: MakeVenv, index: IndexServer, real: Path, tmp_path: Path
+) -> None:
+    """The index advertises one provenance URL for the wheel, a find-links page another,
+    for the same file URL. Neither is believed: not the index's (valid) one, and never a
+    URL made up from the disagreement itself."""
+    serve_real(index, real, WHEEL)
+    page = tmp_path / "links.html"
+    sha256 = hashlib.sha256((real / WHEEL).read_bytes()).hexdigest()
+    other = f"{index.url}/provenance/elsewhere.json"
+    page.write_text(
+        f'<html><body><a href="{index.file_url(WHEEL)}#sha256={sha256}" '
+        f'data-provenance="{other}">{WHEEL}</a></body></html>'
+    )
+    venv = make_venv()
+
+    result = venv.pip_attest(
+        "install", "--index-url", index.simple_url, "--find-links", str(page), "abi3info"
+    )
+
+    assert result.returncode == 1, result.output
+    assert "the index pages disagree" in result.stderr
+    assert "abi3info" not in venv.installed()
+    assert [p for p in index.paths() if p.startswith("/provenance/")] == []

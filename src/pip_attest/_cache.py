@@ -268,11 +268,15 @@ class VerificationCache:
 
 
 def _read_entry(path: str) -> bytes | None:
+    """An entry's bytes, or None. Non-blocking, and only from a regular file: a FIFO put
+    in the cache must not hang every run."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
         data = os.read(fd, MAX_ENTRY_BYTES + 1)  # an entry is far smaller: one read
     except OSError:
         return None
@@ -368,9 +372,11 @@ def _requirement_files(pip_args: Sequence[str]) -> list[str]:
 
 
 def _file_digest(name: str) -> str:
-    """A regular file's sha256. Anything else is not read: ``-r <(...)`` is a pipe whose
-    bytes belong to pip, and a FIFO would block."""
+    """A regular file's sha256. Anything else is not even opened: ``-r <(...)`` is a pipe
+    whose bytes belong to pip, and opening a FIFO would release a writer waiting for pip."""
     try:
+        if not stat.S_ISREG(os.stat(name).st_mode):
+            return "?"
         fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except (OSError, ValueError):
         return "?"

@@ -68,8 +68,13 @@ class Pending(Generic[T]):
 
     def __init__(self) -> None:
         self._done = threading.Event()
+        self._started = False
         self._value: T | None = None
         self._error: BaseException | None = None
+
+    def running(self) -> bool:
+        """Whether a thread has taken up the work (or finished it)."""
+        return self._started
 
     def _finish(self, value: T | None, error: BaseException | None) -> None:
         self._value, self._error = value, error
@@ -110,6 +115,7 @@ class _Background:
     def _run(self) -> None:
         while True:
             pending, fn = self._queue.get()
+            pending._started = True
             try:
                 value = fn()
             except BaseException as err:  # handed to whoever waits for the result
@@ -149,6 +155,9 @@ class Checker:
         self._root_sha256: str | None = None
         self._verifier_version: str | None = None
         self._background = _Background(BACKGROUND_THREADS)
+        # Files examined ahead of pip (speculate) get threads of their own: slow answers
+        # for candidates pip may not even use must not hold up the files it does use.
+        self._ahead = _Background(BACKGROUND_THREADS)
         self._fetches: dict[tuple[str, str, Advert | None], Pending[Fetched]] = {}
         self._examined: dict[tuple[str, str, str, Advert | None], Pending[Any]] = {}
         self._use_helper = helper
@@ -207,7 +216,7 @@ class Checker:
         with self._lock:
             if key in self._examined or len(self._examined) >= MAX_SPECULATIVE:
                 return
-            self._examined[key] = self._background.submit(lambda: self.examine(candidate))
+            self._examined[key] = self._ahead.submit(lambda: self.examine(candidate))
 
     def submit(self, candidate: Candidate) -> Pending[tuple[Evidence, str | None]]:
         """:meth:`examine` on a background thread (or the one already under way)."""
@@ -263,7 +272,10 @@ class Checker:
         if isinstance(source, Fetched):
             fetched = source  # nowhere to look: the answer itself
         else:
-            fresh = None if source.local else self._fresh(source.url, candidate)
+            try:
+                fresh = None if source.local else self._fresh(source.url, candidate)
+            except TrustError as err:
+                return Evidence("invalid", reason=f"trust root unusable: {err}"), source.url
             if fresh is not None:
                 return Evidence("verified", identities=fresh), source.url
             fetched = self._fetch(candidate, source)
@@ -317,8 +329,9 @@ class Checker:
         key = (candidate.file_url, candidate.filename, candidate.advert)
         with self._lock:
             started = self._fetches.pop(key, None)
-        if started is not None:
+        if started is not None and started.running():
             return started.result()
+        # Not picked up yet (it may be queued behind this very thread): fetch now.
         return self._finder.fetch(source)
 
     def _verify(self, artifact: Artifact, body: bytes) -> tuple[Identity, ...]:
@@ -429,7 +442,7 @@ def start_early_helper(
         from pip_attest._trust import ensure_root
 
         _EARLY.append((ensure_root(trust_root), start_helper(Settings(trust_root=trust_root))))
-    except (Error, OSError):
+    except Exception:  # noqa: S110 - only a head start; the first miss starts one anyway
         pass
     return memo
 

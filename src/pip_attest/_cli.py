@@ -510,9 +510,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         head, rest = argv[: command_at + 1], argv[command_at + 1 :]
     try:
         if head == ["install"]:
-            # The hot path, with nothing for argparse to parse: pip-attest's own start-up
-            # is part of every install's time.
+            # The hot paths, with nothing for argparse to parse: pip-attest's own start-up
+            # is part of every install's (and lock's) time.
             return cmd_install(rest)
+        if head == ["lock"]:
+            from pip_attest._cli_lock import cmd_lock
+
+            return cmd_lock(rest)
         parser = build_parser()
         args = parser.parse_args(head)
         verbose = args.verbose

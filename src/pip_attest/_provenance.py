@@ -69,6 +69,8 @@ class Advert:
 
     url: str | None
     page_url: str
+    # Set when two pages advertised different provenance for one file: trust neither.
+    conflict: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +119,8 @@ class ProvenanceFinder:
         """Where a file's provenance would be read from, without reading it; or, when
         there is nowhere to read it from, the outcome itself."""
         scheme = urllib.parse.urlsplit(file_url).scheme.lower()
+        if advert is not None and advert.conflict:
+            return Fetched("error", reason=f"the index pages disagree: {advert.conflict}")
         if advert is not None and advert.url is not None:
             return self._advertised(advert, local_ok=scheme == "file")
         if scheme == "file":
@@ -347,7 +351,10 @@ def fresh_until(headers: Mapping[str, str], now: float) -> float:
     directives: dict[str, str] = {}
     for part in headers.get("Cache-Control", "").split(","):
         name, _, value = part.strip().partition("=")
-        directives[name.strip().lower()] = value.strip().strip('"')
+        name = name.strip().lower()
+        if name in directives:
+            return 0.0  # said twice (a proxy added its own?): RFC 9111 says treat as stale
+        directives[name] = value.strip().strip('"')
     if "no-store" in directives or "no-cache" in directives:
         return 0.0
     max_age = _seconds(directives.get("max-age"))
@@ -356,10 +363,14 @@ def fresh_until(headers: Mapping[str, str], now: float) -> float:
     age = _seconds(headers.get("Age")) or 0
     date = now
     if headers.get("Date"):
+        import datetime
         import email.utils
 
         try:
-            date = email.utils.parsedate_to_datetime(headers["Date"]).timestamp()
+            parsed = email.utils.parsedate_to_datetime(headers["Date"])
+            if parsed.tzinfo is None:  # "-0000": UTC, not this machine's zone
+                parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+            date = parsed.timestamp()
         except (TypeError, ValueError, IndexError, OverflowError):
             return 0.0
     start = min(date, now)  # a Date in the future (a skewed clock) buys nothing

@@ -12,8 +12,8 @@ first file that is not in the cache. It reads the same trust root file, and answ
 requests in the order they come over its standard input and output (callers on several
 threads may have several in flight):
 
-    request:  {"filename": ..., "sha256": ..., "size": N}\\n  followed by N provenance bytes
-    response: {"ok": true, "identities": [...]}  or  {"ok": false, "kind": ..., "reason": ...}
+    request:  {"id": K, "filename": ..., "sha256": ..., "size": N}\\n  then N provenance bytes
+    response: {"id": K, "ok": true, "identities": [...]}  or  {"id": K, "ok": false, ...}
 
 Its first line says whether it could load the trust root, and that root's sha256. If it
 dies or says anything unexpected, every file it was asked about is refused: a broken
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -47,13 +48,15 @@ _MAX_LINE = 1 << 20
 
 
 class WorkerClient:
-    """The parent's side. Thread-safe: requests are sent one at a time."""
+    """The parent's side. Thread-safe; requests from several threads are pipelined."""
 
     def __init__(self, trust_root: Path) -> None:
         self._trust_root = trust_root
         self._lock = threading.Lock()  # starting, and sending requests
         self._read_lock = threading.Lock()  # reading answers
+        self._state = threading.Lock()  # the line of requests waiting for answers
         self._waiting: collections.deque[_Slot] = collections.deque()
+        self._sent = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._ready: dict[str, Any] | None = None
@@ -96,12 +99,23 @@ class WorkerClient:
     def verify(self, artifact: Artifact, body: bytes) -> tuple[Identity, ...]:
         """Thread-safe and pipelined: each caller sends its request at once and then waits
         for its answer, so the helper always has the next request queued instead of idling
-        while a caller thread waits its turn for the GIL."""
+        while a caller thread waits its turn for the GIL. Every request carries a number
+        the answer must repeat: an answer out of order breaks the helper for every file."""
         slot = _Slot()
         with self._lock:
             self._await_ready()
-            self._send(artifact, body)
-            self._waiting.append(slot)
+            if self._broken is not None:
+                raise self._fail(self._broken)
+            slot.number = self._sent
+            self._sent += 1
+            try:
+                self._send(slot.number, artifact, body)
+            except BaseException:
+                # A request cut short (Ctrl-C mid-write) leaves the stream unreadable.
+                self._broken = self._broken or "the verification helper stopped"
+                raise
+            with self._state:
+                self._waiting.append(slot)
         response = self._receive(slot)
         if response.get("ok") is True:
             return _identities(response.get("identities"))
@@ -112,20 +126,32 @@ class WorkerClient:
 
     def close(self) -> None:
         proc = self._proc
-        if proc is None or proc.poll() is not None:
-            return
-        if self._ready is None:
-            # Never needed, or still loading: nothing it could say matters any more.
-            proc.kill()
-            proc.wait()
-            return
+        atexit.unregister(self.close)
         try:
-            if proc.stdin is not None:
-                proc.stdin.close()  # the helper exits at end of input
-            proc.wait(timeout=2)
-        except (OSError, subprocess.TimeoutExpired, KeyboardInterrupt):
-            # Runs at exit, also after Ctrl-C: never a traceback, never a stray helper.
-            proc.kill()
+            if proc is None or proc.poll() is not None:
+                return
+            if self._ready is None or self._waiting:
+                # Never needed, still loading, or busy with answers nobody will read.
+                proc.kill()
+                proc.wait()
+                return
+            try:
+                if proc.stdin is not None:
+                    proc.stdin.close()  # the helper exits at end of input
+                proc.wait(timeout=2)
+            except (OSError, subprocess.TimeoutExpired, KeyboardInterrupt):
+                # Runs at exit, also after Ctrl-C: never a traceback, never a stray helper.
+                proc.kill()
+        finally:
+            self._broken = self._broken or "the verification helper was stopped"
+            for stream in (
+                getattr(proc, "stdin", None),
+                getattr(proc, "stdout", None),
+                self._stderr,
+            ):
+                if stream is not None:
+                    with contextlib.suppress(OSError):
+                        stream.close()
 
     def _await_ready(self) -> dict[str, Any]:
         self._start()
@@ -138,15 +164,20 @@ class WorkerClient:
             self._ready = line
         return self._ready
 
-    def _send(self, artifact: Artifact, body: bytes) -> None:
+    def _send(self, number: int, artifact: Artifact, body: bytes) -> None:
         proc = self._proc
         if proc is None or proc.stdin is None:
             raise self._fail(self._broken or "the verification helper is not running")
-        header = {"filename": artifact.filename, "sha256": artifact.sha256, "size": len(body)}
+        header = {
+            "id": number,
+            "filename": artifact.filename,
+            "sha256": artifact.sha256,
+            "size": len(body),
+        }
         try:
             proc.stdin.write(json.dumps(header).encode() + b"\n" + body)
             proc.stdin.flush()
-        except OSError:
+        except (OSError, ValueError):  # ValueError: the pipe was closed by close()
             self._broken = "the verification helper stopped"
             raise self._fail(self._broken) from None
 
@@ -155,17 +186,30 @@ class WorkerClient:
         reads them and hands each to its waiter, until its own has come."""
         with self._read_lock:
             while slot.response is None and slot.error is None:
-                head = self._waiting[0]
-                try:
-                    head.response = self._read_line()
-                except VerificationError as err:
-                    for waiter in self._waiting:  # one broken helper fails every request
-                        waiter.error = err
-                    self._waiting.clear()
+                with self._state:
+                    head = self._waiting[0] if self._waiting else None
+                if head is None:
                     break
-                self._waiting.popleft()
+                try:
+                    line = self._read_line()
+                    if line.get("id") != head.number:
+                        self._broken = "the verification helper answered out of order"
+                        raise self._fail(self._broken)
+                except BaseException as err:
+                    self._broken = self._broken or "the verification helper stopped"
+                    failure = err if isinstance(err, VerificationError) else None
+                    with self._state:  # one broken helper fails every request in flight
+                        for waiter in self._waiting:
+                            waiter.error = failure or self._fail(self._broken)
+                        self._waiting.clear()
+                    if failure is None:
+                        raise
+                    break
+                head.response = line
+                with self._state:
+                    self._waiting.popleft()
         if slot.response is None:
-            raise slot.error or self._fail("the verification helper did not answer")
+            raise slot.error or self._fail(self._broken or "the verification helper stopped")
         return slot.response
 
     def _read_line(self) -> dict[str, Any]:
@@ -202,9 +246,10 @@ class WorkerClient:
 class _Slot:
     """One request's place in line for its answer."""
 
-    __slots__ = ("error", "response")
+    __slots__ = ("error", "number", "response")
 
     def __init__(self) -> None:
+        self.number = -1
         self.response: dict[str, Any] | None = None
         self.error: VerificationError | None = None
 
@@ -255,8 +300,10 @@ def main(trust_root: str) -> None:
             # answered and flushed, and the helper holds nothing else.
             out.flush()
             os._exit(0)
+        number = None
         try:
             header = json.loads(line)
+            number = header.get("id")
             size = int(header["size"])
             body = inp.read(size)
             if len(body) != size:
@@ -264,16 +311,18 @@ def main(trust_root: str) -> None:
             artifact = Artifact(str(header["filename"]), str(header["sha256"]))
             identities = verifier.verify(artifact, parse_provenance(body))
         except TrustError as err:
-            say({"ok": False, "kind": "trust", "reason": str(err)})
+            say({"id": number, "ok": False, "kind": "trust", "reason": str(err)})
         except Error as err:  # bad provenance, failed verification: the reason as is
-            say({"ok": False, "kind": "verify", "reason": str(err)})
+            say({"id": number, "ok": False, "kind": "verify", "reason": str(err)})
         except Exception as err:  # anything else is a refusal too, never a pass
             say(
                 {
+                    "id": number,
                     "ok": False,
                     "kind": "error",
                     "reason": f"internal error: {type(err).__name__}: {err}"[:300],
                 }
             )
         else:
-            say({"ok": True, "identities": [dataclasses.asdict(i) for i in identities]})
+            identities_json = [dataclasses.asdict(i) for i in identities]
+            say({"id": number, "ok": True, "identities": identities_json})

@@ -223,9 +223,12 @@ def _remember(link: Any, provenance: str | None, page_url: str) -> None:
     key = link.url_without_fragment
     advert = Advert(provenance, page_url)
     known = STATE.adverts.get(key)
+    if known is not None and known.conflict:
+        return  # once two pages disagree, no third page settles it
     if known is not None and known.url != provenance:
         # Two pages disagree about one file: trust neither.
-        advert = Advert(f"conflicting adverts: {known.url!r} and {provenance!r}", page_url)
+        shown = f"{(known.url or '')[:100]!r} and {(provenance or '')[:100]!r}"
+        advert = Advert(None, page_url, conflict=f"provenance advertised as {shown}")
     STATE.adverts[key] = advert
 
 
