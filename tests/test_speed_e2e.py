@@ -272,3 +272,26 @@ def test_a_helper_started_ahead_and_never_needed_does_not_outlive_the_run(
     # first), and is gone.
     assert "sigstore" in crypto_modules(result.stderr)
     assert helpers_running(venv) == []
+
+
+def test_a_fresh_answer_does_not_hide_a_mirror_that_strips_provenance(
+    make_venv: MakeVenv, sigstore_instance: ThrowawaySigstore, minted_root: Path, tmp_path: Path
+) -> None:
+    """Within the freshness window the mirror stops advertising the provenance of the very
+    same file: there is no URL to reuse an answer for, and the first-seen record makes it
+    a downgrade, not a pass."""
+    root, [wheel] = make_graph(tmp_path / "dists", 1, prefix="strip")
+    with IndexServer(pypi_caching=True) as pypi_like:
+        pypi_like.add_file(wheel, provenance=sigstore_instance.provenance(wheel, github("o/s")))
+        first = make_venv()
+        assert install(first, pypi_like, root, minted_root).returncode == 0
+
+        pypi_like.add_file(wheel, advertise_provenance=False)  # stripped, same bytes
+        second = make_venv(home=first.home)
+        result = install(second, pypi_like, root, minted_root)
+
+    assert result.returncode == 1, result.stderr[-3000:]
+    [refused] = [f for f in report(result)["files"] if f["blocking"]]
+    assert refused["status"] == "downgrade"
+    assert refused["filename"] == wheel.name
+    assert not any(name.startswith("strip") for name in second.installed())
