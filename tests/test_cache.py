@@ -236,18 +236,25 @@ def test_concurrent_checks_and_writers_always_see_a_whole_entry(
     assert hit._verifier is None
 
 
+def twelve_wheels_one_tampered(tmp_path: Path, sig: ThrowawaySigstore, prefix: str) -> list[Path]:
+    """Twelve wheels, each signed by its own repository ``prefix/prefixN``; the sixth
+    (index 5) has bytes its attestation does not sign."""
+    paths = []
+    for i in range(12):
+        path = make_wheel(tmp_path / prefix, f"{prefix}{i}", "1.0")
+        prov = sig.provenance(path, github(f"{prefix}/{prefix}{i}"))
+        Path(f"{path}.provenance").write_text(json.dumps(prov))
+        paths.append(path)
+    paths[5].write_bytes(paths[5].read_bytes() + b"tampered")
+    return paths
+
+
 def test_background_checks_give_the_same_answers(
     tmp_path: Path, minted_root: Path, sigstore_instance: ThrowawaySigstore
 ) -> None:
     """``submit`` runs the check on the checker's threads; the results are those of
     ``check``, file by file, for files that verify and files that do not."""
-    paths = []
-    for i in range(12):
-        path = make_wheel(tmp_path / "many", f"bg{i}", "1.0")
-        prov = sigstore_instance.provenance(path, github(f"bg/bg{i}"))
-        Path(f"{path}.provenance").write_text(json.dumps(prov))
-        paths.append(path)
-    paths[5].write_bytes(paths[5].read_bytes() + b"x")  # one tampered file
+    paths = twelve_wheels_one_tampered(tmp_path, sigstore_instance, "bg")
 
     mine = checker(minted_root)
     pending = [(candidate(p), mine.submit(candidate(p))) for p in paths]
@@ -335,13 +342,7 @@ def test_pipelined_helper_gives_every_request_its_own_answer(
 ) -> None:
     """Requests from many threads are in flight at once: each answer must reach the thread
     that asked, or one file would be reported with another file's signer."""
-    files = []
-    for i in range(12):
-        path = make_wheel(tmp_path / "many", f"many{i}", "1.0")
-        prov = sigstore_instance.provenance(path, github(f"org{i}/many{i}"))
-        Path(f"{path}.provenance").write_text(json.dumps(prov))
-        files.append(path)
-    files[5].write_bytes(files[5].read_bytes() + b"tampered")
+    files = twelve_wheels_one_tampered(tmp_path, sigstore_instance, "many")
     mine = helper_checker(minted_root)
     try:
         with ThreadPoolExecutor(max_workers=12) as pool:
@@ -356,7 +357,7 @@ def test_pipelined_helper_gives_every_request_its_own_answer(
             assert result.status is Status.INVALID
             assert "digest mismatch" in result.reason
         else:
-            assert verified_by(result) == [f"github:org{i}/many{i}/release.yml"]
+            assert verified_by(result) == [f"github:many/many{i}/release.yml"]
 
 
 # -- freshness: reusing a verified answer while the index says it is fresh --

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -295,3 +296,32 @@ def test_a_fresh_answer_does_not_hide_a_mirror_that_strips_provenance(
     assert refused["status"] == "downgrade"
     assert refused["filename"] == wheel.name
     assert not any(name.startswith("strip") for name in second.installed())
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+def test_an_in_process_run_stops_its_helper_when_it_ends(
+    cli: Callable[..., Any], index: IndexServer, graph: tuple[str, list[Path]], minted_root: Path
+) -> None:
+    """``main`` may run several times in one process (a tool embedding pip-attest, these
+    tests): each run's verification helper is stopped when the run ends, not at exit."""
+    root, _ = graph
+    before = set(helpers_of(sys.executable))
+
+    run = cli("install", "--trust-root", minted_root, "--dry-run", "-i", index.simple_url, root)
+
+    assert run.code == 0, run.err[-3000:]
+    assert "4 verified" in run.err
+    assert set(helpers_of(sys.executable)) <= before
+
+
+def helpers_of(python: str) -> list[str]:
+    """Command lines of verification helpers run by ``python``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if "pip_attest._worker" in text and text.startswith(python):
+            found.append(text)
+    return found

@@ -395,6 +395,22 @@ class Checker:
         (trust-on-first-use records). Called once, after the gate passed."""
         self.policy.remember(results)
 
+    def close(self) -> None:
+        """The run is over: stop the helper now rather than at exit (a process that runs
+        several installs, like the tests, would otherwise keep one per run)."""
+        helper = self._helper
+        if helper is not None:
+            helper.close()
+
+
+def close_run() -> None:
+    """Stop what a run started: its checker's helper, and an early one nobody took."""
+    from pip_attest._pip import _seam
+
+    discard_early_helper()
+    if _seam.STATE.checker is not None:
+        _seam.STATE.checker.close()
+
 
 def _examined_key(candidate: Candidate) -> tuple[str, str, str, Advert | None]:
     """What :meth:`Checker.examine` depends on (not the project, version or origin, which

@@ -148,13 +148,13 @@ def cmd_install(argv: Sequence[str]) -> int:
         return EXIT_OK
     ours, pip_args = split_install_args(argv)
     _apply_to_env(ours)
-    from pip_attest._check import discard_early_helper, start_early_helper
+    from pip_attest._check import close_run, start_early_helper
 
     memo = start_early_helper("install", pip_args, cfg.trust_root_from_env(os.environ))
     try:
         return _install(pip_args, memo)
     finally:
-        discard_early_helper()
+        close_run()
 
 
 def _install(pip_args: list[str], memo: RunMemo | None) -> int:

@@ -90,13 +90,13 @@ def cmd_lock(argv: Sequence[str]) -> int:
     ours, pip_args = split_install_args(rest)
     _apply_to_env(ours)
     pip_args += [f".[{','.join(extras)}]"] if extras else []
-    from pip_attest._check import discard_early_helper, start_early_helper
+    from pip_attest._check import close_run, start_early_helper
 
     memo = start_early_helper(f"lock {mode} {out}", pip_args, cfg.trust_root_from_env(os.environ))
     try:
         return _lock(out, mode, pip_args, memo)
     finally:
-        discard_early_helper()
+        close_run()
 
 
 def _lock(out: Path, mode: str, pip_args: list[str], memo: RunMemo | None) -> int:
@@ -242,7 +242,9 @@ def _resolve_and_verify(
         return records, [], rc, pip_version
 
     # The seam's checker, when pip prepared files: its verification helper is running.
-    checker = _seam.STATE.checker or Checker(settings, _seam.STATE.session, helper=True)
+    if _seam.STATE.checker is None:
+        _seam.STATE.checker = Checker(settings, _seam.STATE.session, helper=True)
+    checker = _seam.STATE.checker
     candidates = []
     for item in resolved:
         if not item.sha256:
