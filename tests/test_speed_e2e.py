@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -298,30 +297,44 @@ def test_a_fresh_answer_does_not_hide_a_mirror_that_strips_provenance(
     assert not any(name.startswith("strip") for name in second.installed())
 
 
-@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
-def test_an_in_process_run_stops_its_helper_when_it_ends(
-    cli: Callable[..., Any], index: IndexServer, graph: tuple[str, list[Path]], minted_root: Path
-) -> None:
-    """``main`` may run several times in one process (a tool embedding pip-attest, these
-    tests): each run's verification helper is stopped when the run ends, not at exit."""
-    root, _ = graph
-    before = set(helpers_of(sys.executable))
+# Runs pip-attest's main() twice in one process, as a tool embedding it would, and counts
+# this process's live verification helpers after each run.
+_TWO_RUNS = """
+import json, os, sys
+from pathlib import Path
+from pip_attest._cli import main
 
-    run = cli("install", "--trust-root", minted_root, "--dry-run", "-i", index.simple_url, root)
-
-    assert run.code == 0, run.err[-3000:]
-    assert "4 verified" in run.err
-    assert set(helpers_of(sys.executable)) <= before
-
-
-def helpers_of(python: str) -> list[str]:
-    """Command lines of verification helpers run by ``python``."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+def helpers():
+    count = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            text = cmdline.read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:
+            parent = stat.read_text().rsplit(")", 1)[1].split()[1]
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError):
             continue
-        if "pip_attest._worker" in text and text.startswith(python):
-            found.append(text)
-    return found
+        if parent == str(os.getpid()) and b"pip_attest._worker" in command:
+            count += 1
+    return count
+
+seen = []
+for _ in range(2):
+    seen += [main(sys.argv[1:]), helpers()]
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_each_run_in_one_process_stops_its_helper_when_it_ends(
+    make_venv: MakeVenv, index: IndexServer, graph: tuple[str, list[Path]], minted_root: Path
+) -> None:
+    """``main`` may run several times in one process: each run's verification helper is
+    stopped when the run ends, not when the process exits."""
+    root, _ = graph
+    venv = make_venv()
+    args = ["install", "--trust-root", str(minted_root), "--dry-run", "-i", index.simple_url]
+
+    result = venv.run("-c", _TWO_RUNS, *args, root)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == [0, 0, 0, 0]
+    assert "4 verified" in result.stderr

@@ -403,15 +403,6 @@ class Checker:
             helper.close()
 
 
-def close_run() -> None:
-    """Stop what a run started: its checker's helper, and an early one nobody took."""
-    from pip_attest._pip import _seam
-
-    discard_early_helper()
-    if _seam.STATE.checker is not None:
-        _seam.STATE.checker.close()
-
-
 def _examined_key(candidate: Candidate) -> tuple[str, str, str, Advert | None]:
     """What :meth:`Checker.examine` depends on (not the project, version or origin, which
     only the policy reads)."""

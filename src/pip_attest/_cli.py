@@ -148,7 +148,8 @@ def cmd_install(argv: Sequence[str]) -> int:
         return EXIT_OK
     ours, pip_args = split_install_args(argv)
     _apply_to_env(ours)
-    from pip_attest._check import close_run, start_early_helper
+    from pip_attest._check import start_early_helper
+    from pip_attest._pip._run import close_run
 
     memo = start_early_helper("install", pip_args, cfg.trust_root_from_env(os.environ))
     try:

@@ -90,7 +90,8 @@ def cmd_lock(argv: Sequence[str]) -> int:
     ours, pip_args = split_install_args(rest)
     _apply_to_env(ours)
     pip_args += [f".[{','.join(extras)}]"] if extras else []
-    from pip_attest._check import close_run, start_early_helper
+    from pip_attest._check import start_early_helper
+    from pip_attest._pip._run import close_run
 
     memo = start_early_helper(f"lock {mode} {out}", pip_args, cfg.trust_root_from_env(os.environ))
     try:
