@@ -9,6 +9,7 @@ sigstore verifier at all. The XDG cache is a fresh temporary directory for every
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import hashlib
 import json
@@ -16,6 +17,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -271,18 +273,22 @@ def test_background_checks_give_the_same_answers(
 # -- the verification helper process (pip_attest._worker) --
 
 
-def helper_checker(trust_root: Path) -> Checker:
-    return Checker(Settings(trust_root=trust_root), session=None, helper=True)
+@contextlib.contextmanager
+def helper_checker(trust_root: Path) -> Iterator[Checker]:
+    """A checker that verifies in a helper process: the helper must have been started,
+    and is stopped afterwards."""
+    mine = Checker(Settings(trust_root=trust_root), session=None, helper=True)
+    try:
+        yield mine
+    finally:
+        mine.close()
+    assert mine._helper is not None
 
 
 def test_the_helper_verifies_and_fills_the_cache(wheel: Path, minted_root: Path) -> None:
-    mine = helper_checker(minted_root)
-    try:
+    with helper_checker(minted_root) as mine:
         assert verified_by(mine.check(candidate(wheel))) == [IDENTITY]
         assert mine._verifier is None  # verified in the helper, not in this process
-    finally:
-        assert mine._helper is not None
-        mine._helper.close()
     hit = checker(minted_root)
     assert verified_by(hit.check(candidate(wheel))) == [IDENTITY]
     assert hit._verifier is None
@@ -290,12 +296,8 @@ def test_the_helper_verifies_and_fills_the_cache(wheel: Path, minted_root: Path)
 
 def test_the_helper_refuses_what_does_not_verify(wheel: Path, minted_root: Path) -> None:
     wheel.write_bytes(wheel.read_bytes() + b"tampered")
-    mine = helper_checker(minted_root)
-    try:
+    with helper_checker(minted_root) as mine:
         result = mine.check(candidate(wheel))
-    finally:
-        assert mine._helper is not None
-        mine._helper.close()
     assert result.status is Status.INVALID
     assert result.blocking
     assert "digest mismatch" in result.reason
@@ -305,16 +307,16 @@ def test_the_helper_refuses_what_does_not_verify(wheel: Path, minted_root: Path)
 def test_a_helper_that_dies_fails_closed(
     wheel: Path, minted_root: Path, tmp_path: Path, sigstore_instance: ThrowawaySigstore
 ) -> None:
-    mine = helper_checker(minted_root)
-    assert verified_by(mine.check(candidate(wheel))) == [IDENTITY]
-    assert mine._helper is not None and mine._helper._proc is not None
-    mine._helper._proc.kill()
-    mine._helper._proc.wait()
     other = make_wheel(tmp_path / "later", "laterpkg", "1.0")
     prov = sigstore_instance.provenance(other, github("cache-org/laterpkg"))
     Path(f"{other}.provenance").write_text(json.dumps(prov))
+    with helper_checker(minted_root) as mine:
+        assert verified_by(mine.check(candidate(wheel))) == [IDENTITY]
+        assert mine._helper is not None and mine._helper._proc is not None
+        mine._helper._proc.kill()
+        mine._helper._proc.wait()
 
-    result = mine.check(candidate(other))
+        result = mine.check(candidate(other))
 
     assert result.status is Status.INVALID
     assert result.blocking
@@ -325,12 +327,8 @@ def test_a_helper_that_dies_fails_closed(
 def test_a_helper_that_cannot_load_the_trust_root_refuses(wheel: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken_root.json"
     broken.write_text('{"mediaType": "not a trust root"}')
-    mine = helper_checker(broken)
-    try:
+    with helper_checker(broken) as mine:
         result = mine.check(candidate(wheel))
-    finally:
-        assert mine._helper is not None
-        mine._helper.close()
     assert result.status is Status.INVALID
     assert result.blocking
     assert result.reason.startswith("trust root unusable:")
@@ -343,13 +341,8 @@ def test_pipelined_helper_gives_every_request_its_own_answer(
     """Requests from many threads are in flight at once: each answer must reach the thread
     that asked, or one file would be reported with another file's signer."""
     files = twelve_wheels_one_tampered(tmp_path, sigstore_instance, "many")
-    mine = helper_checker(minted_root)
-    try:
-        with ThreadPoolExecutor(max_workers=12) as pool:
-            results = list(pool.map(lambda p: mine.check(candidate(p)), files))
-    finally:
-        assert mine._helper is not None
-        mine._helper.close()
+    with helper_checker(minted_root) as mine, ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(lambda p: mine.check(candidate(p)), files))
 
     assert mine._verifier is None  # all of it in the helper
     for i, result in enumerate(results):

@@ -60,9 +60,10 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pip_attest._fileio import atomic_write
 from pip_attest._identity import Identity, identity_from_publisher
@@ -346,6 +347,15 @@ class RunMemo:
         if not isinstance(stored, (int, float)) or not 0 <= now - stored <= self.MAX_AGE:
             return False
         return doc.get("all_cached") is True
+
+    def record_run(
+        self, pip_exit_code: int, records: Iterable[Mapping[str, Any]], now: float
+    ) -> None:
+        """After a run: would running it again find every file verified already? Not after
+        a pip failure, nor when a file could not be fetched or did not verify (failures are
+        not cached)."""
+        done = ("verified", "missing")
+        self.record(pip_exit_code == 0 and all(r.get("status") in done for r in records), now)
 
     def record(self, all_cached: bool, now: float) -> None:
         doc = {"format": FORMAT_VERSION, "all_cached": all_cached, "stored": now}

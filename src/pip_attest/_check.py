@@ -423,7 +423,7 @@ def start_helper(settings: Settings) -> WorkerClient:
 
 # A helper started before pip runs, on the guess that some file will not be in the
 # verification cache (see start_early_helper). The first Checker that needs one takes it.
-_EARLY: list[tuple[Path, WorkerClient]] = []
+_EARLY: list[tuple[Path | None, WorkerClient]] = []
 
 
 def start_early_helper(
@@ -446,9 +446,7 @@ def start_early_helper(
             if memo.expects_hits(time.time()):
                 return memo
         discard_early_helper()
-        from pip_attest._trust import ensure_root
-
-        _EARLY.append((ensure_root(trust_root), start_helper(Settings(trust_root=trust_root))))
+        _EARLY.append((trust_root, start_helper(Settings(trust_root=trust_root))))
     except Exception:  # noqa: S110 - only a head start; the first miss starts one anyway
         pass
     return memo
@@ -461,9 +459,9 @@ def discard_early_helper() -> None:
 
 
 def _take_early_helper(settings: Settings) -> WorkerClient | None:
-    from pip_attest._trust import ensure_root
-
-    if _EARLY and _EARLY[0][0] == ensure_root(settings.trust_root):
+    # Keyed by the setting, not the file it names: a run discards its unused helper when
+    # it ends (close_run), so an early helper always belongs to the run asking for it.
+    if _EARLY and _EARLY[0][0] == settings.trust_root:
         return _EARLY.pop()[1]
     return None
 

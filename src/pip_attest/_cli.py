@@ -185,9 +185,7 @@ def _install(pip_args: list[str], memo: RunMemo | None) -> int:
         results_file.unlink(missing_ok=True)
     refused = any(r.get("blocking") for r in records)
     if memo is not None:
-        # Whether running this again would find every file verified already.
-        cached = rc == 0 and all(r.get("status") in ("verified", "missing") for r in records)
-        memo.record(cached, time.time())
+        memo.record_run(rc, records, time.time())
     if refused:
         code, outcome = EXIT_REFUSED, "refused"
     elif rc != 0:

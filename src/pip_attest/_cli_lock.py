@@ -122,8 +122,7 @@ def _lock(out: Path, mode: str, pip_args: list[str], memo: RunMemo | None) -> in
     records, packages, pip_rc, pip_version = _resolve_and_verify(pip_args, settings, out)
     refused = [r for r in records if r.get("blocking")]
     if memo is not None:
-        cached = pip_rc == 0 and all(r.get("status") in ("verified", "missing") for r in records)
-        memo.record(cached, time.time())
+        memo.record_run(pip_rc, records, time.time())
     text = ""
     if not refused and pip_rc == 0:
         text = render_lock(packages)
