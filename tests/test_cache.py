@@ -15,6 +15,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +30,7 @@ from pip_attest._check import Candidate, Checker
 from pip_attest._config import Settings
 from pip_attest._identity import Identity, parse_identity
 from pip_attest._model import FileResult, Status
+from pip_attest._process import RunMemo
 from pip_attest._provenance import fresh_until
 from tests.support.packages import make_wheel
 from tests.support.throwaway_sigstore import ThrowawaySigstore, github
@@ -48,13 +51,21 @@ def checker(trust_root: Path) -> Checker:
     return Checker(Settings(trust_root=trust_root), session=None)
 
 
+def ran(one: Checker, file: Candidate) -> FileResult:
+    """One run's check: the result, once the run is over (close writes the cache)."""
+    try:
+        return one.check(file)
+    finally:
+        one.close()
+
+
 def candidate(path: Path, filename: str | None = None) -> Candidate:
     sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     return Candidate(filename or path.name, sha256, path.resolve().as_uri(), origin="local")
 
 
 def entries() -> list[Path]:
-    """Verification entries (``verified/xx/yyyy.json``), not freshness or run records."""
+    """Verification entries (``verified/xx/yyyy.json``), not run records."""
     root = _cache.default_dir()
     return sorted(p for p in root.rglob("*.json") if p.parent.parent == root)
 
@@ -68,7 +79,7 @@ def test_second_check_is_answered_from_the_cache_without_sigstore(
     wheel: Path, minted_root: Path
 ) -> None:
     first = checker(minted_root)
-    assert verified_by(first.check(candidate(wheel))) == [IDENTITY]
+    assert verified_by(ran(first, candidate(wheel))) == [IDENTITY]
     assert first._verifier is not None
     [entry] = entries()
     assert json.loads(entry.read_text())["publishers"] == [
@@ -76,18 +87,42 @@ def test_second_check_is_answered_from_the_cache_without_sigstore(
     ]
 
     second = checker(minted_root)
-    assert verified_by(second.check(candidate(wheel))) == [IDENTITY]
+    assert verified_by(ran(second, candidate(wheel))) == [IDENTITY]
     assert second._verifier is None  # nothing was verified: the entry answered
 
 
+def test_entries_still_being_written_are_finished_before_the_process_exits(
+    wheel: Path, minted_root: Path
+) -> None:
+    """Entries are written off the verdict's path. A pip under the hook never calls
+    close(): the exit must still wait for them."""
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from tests.test_cache import candidate, checker\n"
+        "result = checker(Path(sys.argv[1])).check(candidate(Path(sys.argv[2])))\n"
+        "print(result.status.value)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(minted_root), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "verified"), done.stderr[-2000:]
+    [entry] = entries()
+    assert json.loads(entry.read_text())["publishers"][0]["repository"] == "cache-org/cachepkg"
+
+
 def test_the_policy_is_judged_afresh_on_a_cache_hit(wheel: Path, minted_root: Path) -> None:
-    assert verified_by(checker(minted_root).check(candidate(wheel))) == [IDENTITY]
+    assert verified_by(ran(checker(minted_root), candidate(wheel))) == [IDENTITY]
 
     pinned = Settings(
         trust_root=minted_root,
         pins={"cachepkg": (parse_identity("github:someone-else/cachepkg/release.yml"),)},
     )
-    result = Checker(pinned, session=None).check(candidate(wheel))
+    result = ran(Checker(pinned, session=None), candidate(wheel))
 
     assert result.status is Status.UNEXPECTED_PUBLISHER
     assert result.blocking
@@ -102,13 +137,13 @@ def test_the_policy_is_judged_afresh_on_a_cache_hit(wheel: Path, minted_root: Pa
 def test_a_corrupt_entry_is_ignored_and_rewritten(
     wheel: Path, minted_root: Path, garbage: bytes
 ) -> None:
-    checker(minted_root).check(candidate(wheel))
+    ran(checker(minted_root), candidate(wheel))
     [entry] = entries()
     good = entry.read_bytes()
     entry.write_bytes(garbage)
 
     again = checker(minted_root)
-    assert verified_by(again.check(candidate(wheel))) == [IDENTITY]
+    assert verified_by(ran(again, candidate(wheel))) == [IDENTITY]
     assert again._verifier is not None  # verified for real
     assert entry.read_bytes() == good
 
@@ -122,24 +157,24 @@ def test_an_entry_filed_under_another_key_is_not_trusted(
     Path(f"{other}.provenance").write_text(
         json.dumps(sigstore_instance.provenance(other, github("evil/otherpkg")))
     )
-    checker(minted_root).check(candidate(other))
+    ran(checker(minted_root), candidate(other))
     [other_entry] = entries()
-    checker(minted_root).check(candidate(wheel))
+    ran(checker(minted_root), candidate(wheel))
     [mine] = [e for e in entries() if e != other_entry]
     shutil.copyfile(other_entry, mine)
 
     again = checker(minted_root)
-    assert verified_by(again.check(candidate(wheel))) == [IDENTITY]
+    assert verified_by(ran(again, candidate(wheel))) == [IDENTITY]
     assert again._verifier is not None
 
 
 def test_an_entry_is_never_used_under_another_trust_root(
     wheel: Path, minted_root: Path, tmp_path: Path
 ) -> None:
-    assert verified_by(checker(minted_root).check(candidate(wheel))) == [IDENTITY]
+    assert verified_by(ran(checker(minted_root), candidate(wheel))) == [IDENTITY]
     other_root = ThrowawaySigstore().write_trusted_root(tmp_path / "other_root.json")
 
-    result = checker(other_root).check(candidate(wheel))
+    result = ran(checker(other_root), candidate(wheel))
 
     assert result.status is Status.INVALID
     assert result.blocking
@@ -152,13 +187,13 @@ def test_the_same_bytes_under_another_name_are_not_a_hit(
 ) -> None:
     """The attestation names its file: the same bytes and provenance offered as another
     distribution must be verified (and fail), never answered from the first name's entry."""
-    checker(minted_root).check(candidate(wheel))
+    ran(checker(minted_root), candidate(wheel))
     renamed = tmp_path / "renamed" / "evilpkg-1.0-py3-none-any.whl"
     renamed.parent.mkdir()
     shutil.copyfile(wheel, renamed)
     shutil.copyfile(f"{wheel}.provenance", f"{renamed}.provenance")
 
-    result = checker(minted_root).check(candidate(renamed))
+    result = ran(checker(minted_root), candidate(renamed))
 
     assert result.status is Status.INVALID
     assert "attestation is for another file" in result.reason
@@ -168,7 +203,7 @@ def test_failures_are_not_cached(wheel: Path, minted_root: Path) -> None:
     wheel.write_bytes(wheel.read_bytes() + b"tampered")
 
     for _ in range(2):
-        result = checker(minted_root).check(candidate(wheel))
+        result = ran(checker(minted_root), candidate(wheel))
         assert result.status is Status.INVALID
         assert "digest mismatch" in result.reason
     assert entries() == []
@@ -177,14 +212,15 @@ def test_failures_are_not_cached(wheel: Path, minted_root: Path) -> None:
 def test_changed_provenance_is_verified_again(
     wheel: Path, minted_root: Path, sigstore_instance: ThrowawaySigstore
 ) -> None:
-    checker(minted_root).check(candidate(wheel))
+    ran(checker(minted_root), candidate(wheel))
     newer = sigstore_instance.provenance(wheel, github("cache-org/cachepkg", "other.yml"))
     Path(f"{wheel}.provenance").write_text(json.dumps(newer))
 
     again = checker(minted_root)
-    assert verified_by(again.check(candidate(wheel))) == ["github:cache-org/cachepkg/other.yml"]
+    assert verified_by(ran(again, candidate(wheel))) == ["github:cache-org/cachepkg/other.yml"]
     assert again._verifier is not None
-    assert len(entries()) == 2
+    [entry] = entries()  # the file's entry now holds what the new provenance proved
+    assert json.loads(entry.read_text())["publishers"][0]["workflow"] == "other.yml"
 
 
 def test_no_cache_variable_turns_it_off(
@@ -193,7 +229,7 @@ def test_no_cache_variable_turns_it_off(
     monkeypatch.setenv(_cache.NO_CACHE, "1")
     for _ in range(2):
         fresh = checker(minted_root)
-        assert verified_by(fresh.check(candidate(wheel))) == [IDENTITY]
+        assert verified_by(ran(fresh, candidate(wheel))) == [IDENTITY]
         assert fresh._verifier is not None
     assert entries() == []
 
@@ -222,7 +258,7 @@ def test_concurrent_checks_and_writers_always_see_a_whole_entry(
     results: list[FileResult] = []
 
     def run() -> None:
-        results.append(checker(minted_root).check(candidate(wheel)))
+        results.append(ran(checker(minted_root), candidate(wheel)))
 
     threads = [threading.Thread(target=run) for _ in range(8)]
     for thread in threads:
@@ -234,7 +270,7 @@ def test_concurrent_checks_and_writers_always_see_a_whole_entry(
     [entry] = entries()
     assert json.loads(entry.read_text())["format"] == _cache.FORMAT_VERSION
     hit = checker(minted_root)
-    assert verified_by(hit.check(candidate(wheel))) == [IDENTITY]
+    assert verified_by(ran(hit, candidate(wheel))) == [IDENTITY]
     assert hit._verifier is None
 
 
@@ -290,7 +326,7 @@ def test_the_helper_verifies_and_fills_the_cache(wheel: Path, minted_root: Path)
         assert verified_by(mine.check(candidate(wheel))) == [IDENTITY]
         assert mine._verifier is None  # verified in the helper, not in this process
     hit = checker(minted_root)
-    assert verified_by(hit.check(candidate(wheel))) == [IDENTITY]
+    assert verified_by(ran(hit, candidate(wheel))) == [IDENTITY]
     assert hit._verifier is None
 
 
@@ -407,40 +443,61 @@ def test_a_date_in_minus_0000_is_utc_whatever_the_local_zone(
         time.tzset()
 
 
-def fresh_key(file_sha256: str = "0" * 64) -> _cache.FreshKey:
-    return _cache.FreshKey(
-        "https://pypi.example/integrity/a/1.0/a-1.0-py3-none-any.whl/provenance",
-        "a-1.0-py3-none-any.whl",
-        file_sha256,
-        "2" * 64,
-        "v",
-    )
+URL = "https://pypi.example/integrity/a/1.0/a-1.0-py3-none-any.whl/provenance"
+
+
+def fresh_key(file_sha256: str = "0" * 64, url: str = URL) -> _cache.FreshKey:
+    return _cache.FreshKey(url, "a-1.0-py3-none-any.whl", file_sha256, "2" * 64, "v")
+
+
+def evidence_key(provenance_sha256: str = "1" * 64) -> _cache.CacheKey:
+    return _cache.CacheKey("a-1.0-py3-none-any.whl", "0" * 64, provenance_sha256, "2" * 64, "v")
 
 
 def test_a_fresh_answer_is_only_for_the_same_bytes_and_only_while_fresh(tmp_path: Path) -> None:
     cache = _cache.VerificationCache(tmp_path)
     who = (parse_identity(IDENTITY),)
-    assert cache.put_fresh(fresh_key(), who, NOW + 600, NOW)
+    assert cache.put(evidence_key(), who, (URL, NOW + 600, NOW))
 
     assert cache.get_fresh(fresh_key(), NOW + 599) == who
+    assert cache.get(evidence_key()) == who  # one entry holds both
     assert cache.get_fresh(fresh_key("1" * 64), NOW) is None  # other bytes, same URL
+    assert cache.get_fresh(fresh_key(url=URL + "?mirror"), NOW) is None  # asked elsewhere
     assert cache.get_fresh(fresh_key(), NOW + 600) is None  # expired
     assert cache.get_fresh(fresh_key(), NOW - 1) is None  # the clock went back
-    assert not cache.put_fresh(fresh_key(), who, NOW + 2 * 24 * 3600, NOW)  # over the cap
-    assert not cache.put_fresh(fresh_key(), who, NOW, NOW)
+
+    # A window over the cap, or already over, is left out; the evidence is kept.
+    for until in (NOW + 2 * 24 * 3600, NOW):
+        assert cache.put(evidence_key(), who, (URL, until, NOW))
+        assert cache.get_fresh(fresh_key(), NOW + 1) is None
+        assert cache.get(evidence_key()) == who
+
+
+def test_new_provenance_for_a_file_replaces_its_entry(tmp_path: Path) -> None:
+    cache = _cache.VerificationCache(tmp_path)
+    who = (parse_identity(IDENTITY),)
+    cache.put(evidence_key(), who, (URL, NOW + 600, NOW))
+
+    assert cache.put(evidence_key("3" * 64), who)
+
+    assert cache.get(evidence_key("3" * 64)) == who
+    assert cache.get(evidence_key()) is None
+    assert cache.get_fresh(fresh_key(), NOW + 1) is None  # the new entry says nothing of it
+    assert len(list(tmp_path.rglob("*.json"))) == 1
 
 
 def test_an_edited_fresh_entry_is_not_trusted(tmp_path: Path) -> None:
     cache = _cache.VerificationCache(tmp_path)
-    cache.put_fresh(fresh_key(), (parse_identity(IDENTITY),), NOW + 600, NOW)
+    cache.put(evidence_key(), (parse_identity(IDENTITY),), (URL, NOW + 600, NOW))
     [entry] = tmp_path.rglob("*.json")
     doc = json.loads(entry.read_text())
     doc["fresh_until"] = NOW + 30 * 24 * 3600  # stretched past the cap
     entry.write_text(json.dumps(doc))
     assert cache.get_fresh(fresh_key(), NOW + 3600) is None
-    for garbage in (b"", b"{", b"[]", b'{"format": 1, "stored": "x"}'):
+    for garbage in (b"", b"{", b"[]", b'{"format": 2, "stored": "x"}'):
         entry.write_bytes(garbage)
         assert cache.get_fresh(fresh_key(), NOW + 1) is None
+        assert cache.get(evidence_key()) is None
 
 
 # -- the run memo: whether to start the helper before pip runs --
@@ -453,8 +510,8 @@ def test_the_run_memo_names_the_command_and_its_requirement_files(
     reqs = tmp_path / "requirements.txt"
     reqs.write_text("a==1\n")
 
-    def memo(*args: str) -> _cache.RunMemo:
-        return _cache.RunMemo(tmp_path / "cache", "install", list(args))
+    def memo(*args: str) -> RunMemo:
+        return RunMemo(tmp_path / "cache", ["install", *args])
 
     assert not memo("-r", "requirements.txt").expects_hits(NOW)
     memo("-r", "requirements.txt").record(True, NOW)
@@ -478,13 +535,13 @@ def test_the_run_memo_never_reads_a_pipe(tmp_path: Path) -> None:
     not take them (nor wait on a FIFO with no writer)."""
     fifo = tmp_path / "reqs.fifo"
     os.mkfifo(fifo)
-    memo = _cache.RunMemo(tmp_path / "cache", "install", ["-r", str(fifo)])
+    memo = RunMemo(tmp_path / "cache", ["install", "-r", str(fifo)])
     assert not memo.expects_hits(NOW)
 
     read_end, write_end = os.pipe()
     os.write(write_end, b"a==1\n")
     os.close(write_end)
-    _cache.RunMemo(tmp_path / "cache", "install", ["-r", f"/dev/fd/{read_end}"])
+    RunMemo(tmp_path / "cache", ["install", "-r", f"/dev/fd/{read_end}"])
     assert os.read(read_end, 100) == b"a==1\n"  # still there for pip
     os.close(read_end)
 
@@ -500,7 +557,7 @@ def test_a_file_examined_ahead_is_answered_only_for_the_same_bytes(
     assert verified_by(mine.check(ahead)) == [IDENTITY]
 
     wheel.write_bytes(wheel.read_bytes() + b"swapped")
-    result = mine.check(candidate(wheel))
+    result = ran(mine, candidate(wheel))
 
     assert result.status is Status.INVALID
     assert "digest mismatch" in result.reason
@@ -528,7 +585,7 @@ def test_the_run_memo_does_not_open_a_fifo_a_writer_waits_on(tmp_path: Path) -> 
 
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
-    _cache.RunMemo(tmp_path / "cache", "install", ["-r", str(fifo)])
+    RunMemo(tmp_path / "cache", ["install", "-r", str(fifo)])
     assert not opened.wait(0.3)
     os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # let the writer go
     assert opened.wait(5)
@@ -562,11 +619,11 @@ while True:
 def test_a_helper_answering_out_of_order_fails_every_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pip_attest import _worker
+    from pip_attest import _process, _worker
     from pip_attest._errors import VerificationError
     from pip_attest._model import Artifact
 
-    monkeypatch.setattr(_worker, "_BOOT", _OUT_OF_ORDER)
+    monkeypatch.setattr(_process, "_BOOT", _OUT_OF_ORDER)
     client = _worker.WorkerClient(tmp_path / "unused_root.json")
     barrier = threading.Barrier(2)
 

@@ -288,3 +288,31 @@ def test_two_pages_disagreeing_about_a_files_provenance_refuse_it(
     assert "the index pages disagree" in result.stderr
     assert "abi3info" not in venv.installed()
     assert [p for p in index.paths() if p.startswith("/provenance/")] == []
+
+
+def test_the_report_and_pips_log_are_whole_when_pip_attest_exits(
+    make_venv: MakeVenv, index: IndexServer, real: Path, tmp_path: Path
+) -> None:
+    """pip-attest ends without the interpreter's teardown (pip_attest._process): all that
+    pip and pip-attest wrote must still be there, and the exit code be pip-attest's."""
+    serve_real(index, real, WHEEL, SDIST)
+    venv = make_venv()
+    log = tmp_path / "pip.log"
+
+    result = venv.pip_attest(
+        "install",
+        "--format",
+        "json",
+        "--log",
+        str(log),
+        "--index-url",
+        index.simple_url,
+        "abi3info==2024.10.8",
+    )
+
+    assert result.returncode == 0, result.output
+    assert [(f["filename"], f["status"]) for f in json.loads(result.stdout)["files"]] == [
+        (WHEEL, "verified")
+    ]
+    assert "Successfully installed abi3info-2024.10.8" in log.read_text()
+    assert "abi3info" in venv.installed()

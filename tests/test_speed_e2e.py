@@ -303,6 +303,7 @@ _TWO_RUNS = """
 import json, os, sys
 from pathlib import Path
 from pip_attest._cli import main
+from pip_attest._process import start_early_helper
 
 def helpers():
     count = 0
@@ -318,6 +319,7 @@ def helpers():
 
 seen = []
 for _ in range(2):
+    start_early_helper(sys.argv[1:])  # as pip_attest._process.run does
     seen += [main(sys.argv[1:]), helpers()]
 print(json.dumps(seen))
 """
@@ -327,8 +329,9 @@ print(json.dumps(seen))
 def test_each_run_in_one_process_stops_its_helper_when_it_ends(
     make_venv: MakeVenv, index: IndexServer, graph: tuple[str, list[Path]], minted_root: Path
 ) -> None:
-    """``main`` may run several times in one process: each run's verification helper is
-    stopped when the run ends, not when the process exits."""
+    """``main`` may run several times in one process: each run's verification helper (the
+    one started ahead, then the checker's) is stopped when the run ends, not when the
+    process exits."""
     root, _ = graph
     venv = make_venv()
     args = ["install", "--trust-root", str(minted_root), "--dry-run", "-i", index.simple_url]

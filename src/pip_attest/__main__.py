@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from pip_attest._cli import main
+from pip_attest._process import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

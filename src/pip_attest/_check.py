@@ -13,11 +13,13 @@ importing any cryptography.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -158,6 +160,11 @@ class Checker:
         # Files examined ahead of pip (speculate) get threads of their own: slow answers
         # for candidates pip may not even use must not hold up the files it does use.
         self._ahead = _Background(BACKGROUND_THREADS)
+        # Cache entries are written by a thread of their own, off the path of the verdict:
+        # creating a file costs this file system 0.3 to 0.7 ms, twice per file verified.
+        # close() (and, failing that, the exit) waits for the writes still queued.
+        self._writer = _Background(1)
+        self._writes: list[Pending[object]] = []
         self._fetches: dict[tuple[str, str, Advert | None], Pending[Fetched]] = {}
         self._examined: dict[tuple[str, str, str, Advert | None], Pending[Any]] = {}
         self._use_helper = helper
@@ -287,15 +294,18 @@ class Checker:
         try:
             key = self._cache_key(artifact, fetched.body)
             identities = self._cached(key)
+            proved_now = identities is None
             if identities is None:
                 identities = self._verify(artifact, fetched.body)
-                self._remember(key, identities)
         except TrustError as err:
             return Evidence("invalid", reason=f"trust root unusable: {err}"), fetched.url
         except Error as err:
             return Evidence("invalid", reason=str(err)), fetched.url
+        reusable = None  # the index lets this answer be reused without asking until...
         if fetched.fresh_until and fetched.url is not None:
-            self._remember_fresh(candidate, fetched, identities)
+            reusable = (fetched.url, fetched.fresh_until, time.time())
+        if proved_now or reusable is not None:
+            self._remember(key, identities, reusable)
         return Evidence("verified", identities=identities), fetched.url
 
     def _fresh(self, url: str, candidate: Candidate) -> tuple[Identity, ...] | None:
@@ -304,14 +314,6 @@ class Checker:
         key = self._fresh_key(url, candidate)
         cache = self._cache
         return None if key is None or cache is None else cache.get_fresh(key, time.time())
-
-    def _remember_fresh(
-        self, candidate: Candidate, fetched: Fetched, identities: tuple[Identity, ...]
-    ) -> None:
-        key = self._fresh_key(str(fetched.url), candidate)
-        cache = self._cache
-        if key is not None and cache is not None:
-            cache.put_fresh(key, identities, fetched.fresh_until, time.time())
 
     def _fresh_key(self, url: str, candidate: Candidate) -> _cache.FreshKey | None:
         root, version = self._root_and_version()
@@ -346,8 +348,6 @@ class Checker:
 
     def _helper_client(self) -> WorkerClient:
         with self._verify_lock:
-            if self._helper is None:
-                self._helper = _take_early_helper(self.settings)
             if self._helper is None:
                 self._helper = start_helper(self.settings)
             if not self._helper_checked:
@@ -385,10 +385,31 @@ class Checker:
         cache = self._cache
         return None if cache is None or key is None else cache.get(key)
 
-    def _remember(self, key: _cache.CacheKey | None, identities: tuple[Identity, ...]) -> None:
+    def _remember(
+        self,
+        key: _cache.CacheKey | None,
+        identities: tuple[Identity, ...],
+        fresh: tuple[str, float, float] | None,
+    ) -> None:
         cache = self._cache  # None again if the trust root changed while we verified
         if cache is not None and key is not None:
-            cache.put(key, identities)
+            self._write_later(lambda: cache.put(key, identities, fresh))
+
+    def _write_later(self, write: Callable[[], object]) -> None:
+        with self._lock:
+            if not self._writes:
+                atexit.register(self.finish_writes)
+            self._writes.append(self._writer.submit(write))
+
+    def finish_writes(self) -> None:
+        """Wait for the cache entries still being written (each is written whole or not
+        at all, so a process killed meanwhile only loses entries)."""
+        with self._lock:
+            writes, self._writes = self._writes, []
+        atexit.unregister(self.finish_writes)
+        for write in writes:
+            with contextlib.suppress(Exception):
+                write.result()
 
     def commit(self, results: list[FileResult]) -> None:
         """The run goes ahead with these results: let the policy remember what it saw
@@ -396,8 +417,10 @@ class Checker:
         self.policy.remember(results)
 
     def close(self) -> None:
-        """The run is over: stop the helper now rather than at exit (a process that runs
-        several installs, like the tests, would otherwise keep one per run)."""
+        """The run is over: finish writing the cache, and stop the helper now rather than at
+        exit (a process that runs several installs, like the tests, would otherwise keep
+        one per run)."""
+        self.finish_writes()
         helper = self._helper
         if helper is not None:
             helper.close()
@@ -412,58 +435,14 @@ def _examined_key(candidate: Candidate) -> tuple[str, str, str, Advert | None]:
 
 def start_helper(settings: Settings) -> WorkerClient:
     """Start a verification helper: it loads sigstore on another core while the caller
-    goes on."""
-    from pip_attest._trust import ensure_root
+    goes on. The one pip_attest._process started before pip, if it was for this trust
+    root; otherwise a new one."""
+    from pip_attest._process import take_early_helper
     from pip_attest._worker import WorkerClient
 
-    client = WorkerClient(ensure_root(settings.trust_root))
+    client = WorkerClient(settings.trust_root, started=take_early_helper(settings.trust_root))
     client.start()
     return client
-
-
-# A helper started before pip runs, on the guess that some file will not be in the
-# verification cache (see start_early_helper). The first Checker that needs one takes it.
-_EARLY: list[tuple[Path | None, WorkerClient]] = []
-
-
-def start_early_helper(
-    command: str, pip_args: Sequence[str], trust_root: Path | None
-) -> _cache.RunMemo | None:
-    """Start the verification helper now, before pip even resolves, unless this same
-    command found every file in the verification cache last time.
-
-    Loading sigstore takes about 300 ms of CPU. Started at the first cache miss, that is
-    300 ms pip then waits for at the gate; started now, it overlaps pip's own start-up and
-    resolution on another core. A run whose files all hit needs no helper, so the guess
-    is made from the :class:`~pip_attest._cache.RunMemo` of the same command (which the
-    caller updates after the run). An unused helper is killed at exit; a failure to start
-    one here is left to the normal start at the first miss.
-    """
-    memo = None
-    try:
-        if _cache.enabled():
-            memo = _cache.RunMemo(_cache.default_dir(), command, pip_args)
-            if memo.expects_hits(time.time()):
-                return memo
-        discard_early_helper()
-        _EARLY.append((trust_root, start_helper(Settings(trust_root=trust_root))))
-    except Exception:  # noqa: S110 - only a head start; the first miss starts one anyway
-        pass
-    return memo
-
-
-def discard_early_helper() -> None:
-    """Stop an early helper no checker took (the run is over)."""
-    while _EARLY:
-        _EARLY.pop()[1].close()
-
-
-def _take_early_helper(settings: Settings) -> WorkerClient | None:
-    # Keyed by the setting, not the file it names: a run discards its unused helper when
-    # it ends (close_run), so an early helper always belongs to the run asking for it.
-    if _EARLY and _EARLY[0][0] == settings.trust_root:
-        return _EARLY.pop()[1]
-    return None
 
 
 def append_results(path: Path, results: list[FileResult], *, origin: str | None = None) -> None:

@@ -23,7 +23,7 @@ from pip_attest import _config as cfg
 from pip_attest._errors import Error, UsageError
 
 if TYPE_CHECKING:
-    from pip_attest._cache import RunMemo
+    from pip_attest._process import RunMemo
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_PIP = 0, 1, 2, 3
 
@@ -148,12 +148,11 @@ def cmd_install(argv: Sequence[str]) -> int:
         return EXIT_OK
     ours, pip_args = split_install_args(argv)
     _apply_to_env(ours)
-    from pip_attest._check import start_early_helper
     from pip_attest._pip._run import close_run
+    from pip_attest._process import run_memo
 
-    memo = start_early_helper("install", pip_args, cfg.trust_root_from_env(os.environ))
     try:
-        return _install(pip_args, memo)
+        return _install(pip_args, run_memo())
     finally:
         close_run()
 

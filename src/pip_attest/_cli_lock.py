@@ -22,7 +22,7 @@ from pip_attest._errors import Error, UsageError
 from pip_attest._identity import Identity
 
 if TYPE_CHECKING:
-    from pip_attest._cache import RunMemo
+    from pip_attest._process import RunMemo
 
 LOCK_HELP = """\
 usage: pip-attest lock [options] [REQUIREMENT...] [-r FILE...] [pip index options]
@@ -90,12 +90,11 @@ def cmd_lock(argv: Sequence[str]) -> int:
     ours, pip_args = split_install_args(rest)
     _apply_to_env(ours)
     pip_args += [f".[{','.join(extras)}]"] if extras else []
-    from pip_attest._check import start_early_helper
     from pip_attest._pip._run import close_run
+    from pip_attest._process import run_memo
 
-    memo = start_early_helper(f"lock {mode} {out}", pip_args, cfg.trust_root_from_env(os.environ))
     try:
-        return _lock(out, mode, pip_args, memo)
+        return _lock(out, mode, pip_args, run_memo())
     finally:
         close_run()
 

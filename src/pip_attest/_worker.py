@@ -26,12 +26,12 @@ import atexit
 import collections
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import IO, Any
@@ -40,17 +40,20 @@ from pip_attest._errors import Error, TrustError, VerificationError
 from pip_attest._identity import Identity
 from pip_attest._model import Artifact
 
-_BOOT = (
-    "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
-    "from pip_attest._worker import main; main(sys.argv[2])"
-)
 _MAX_LINE = 1 << 20
 
 
 class WorkerClient:
     """The parent's side. Thread-safe; requests from several threads are pipelined."""
 
-    def __init__(self, trust_root: Path) -> None:
+    def __init__(
+        self,
+        trust_root: Path | None,
+        *,
+        started: tuple[subprocess.Popen[bytes], IO[bytes] | None] | None = None,
+    ) -> None:
+        """``trust_root`` None: pip-attest's cached root. ``started``: a helper process
+        already started for that same setting (pip_attest._process.spawn_helper)."""
         self._trust_root = trust_root
         self._lock = threading.Lock()  # starting, and sending requests
         self._read_lock = threading.Lock()  # reading answers
@@ -61,6 +64,7 @@ class WorkerClient:
         self._stderr: IO[bytes] | None = None
         self._ready: dict[str, Any] | None = None
         self._broken: str | None = None
+        self._started = started
 
     def start(self) -> None:
         """Start the helper now (it loads sigstore while the caller goes on)."""
@@ -70,21 +74,10 @@ class WorkerClient:
     def _start(self) -> None:
         if self._proc is not None or self._broken is not None:
             return
-        # -I -S: none of the user's environment or site hooks; the parent's sys.path
-        # instead, so the helper runs exactly the pip-attest and sigstore we run. Under
-        # ``python -X importtime`` the helper reports its imports too, on our stderr, so
-        # that the listing stays true for the whole run.
-        flags = ["-I", "-S"]
-        if "importtime" in sys._xoptions:
-            flags += ["-X", "importtime"]
-            stderr: IO[bytes] | None = None
-        else:
-            stderr = self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - helper's lifetime
-        command = [sys.executable, *flags, "-c", _BOOT, json.dumps(sys.path), str(self._trust_root)]
+        from pip_attest._process import spawn_helper
+
         try:
-            self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and code
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
-            )
+            self._proc, self._stderr = self._started or spawn_helper(self._trust_root)
         except OSError as err:
             self._broken = f"cannot start the verification helper: {err}"
             return
@@ -269,7 +262,10 @@ def _identities(value: Any) -> tuple[Identity, ...]:
 
 
 def main(trust_root: str) -> None:
-    """The helper's side: load the verifier, then answer requests until end of input."""
+    """The helper's side: load the verifier, then answer requests until end of input.
+
+    ``trust_root`` is the file to verify against; empty for pip-attest's cached root.
+    """
     out = sys.stdout.buffer
     inp = sys.stdin.buffer
 
@@ -277,10 +273,11 @@ def main(trust_root: str) -> None:
         out.write(json.dumps(doc).encode() + b"\n")
         out.flush()
 
-    path = Path(trust_root)
     try:
+        from pip_attest._trust import ensure_root
         from pip_attest._verify import AttestationVerifier, parse_provenance
 
+        path = ensure_root(Path(trust_root) if trust_root else None)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         verifier = AttestationVerifier(path)
         if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
@@ -291,6 +288,9 @@ def main(trust_root: str) -> None:
     except Exception as err:
         say({"ready": False, "kind": "error", "reason": f"{type(err).__name__}: {err}"[:300]})
         return
+    # Everything loaded so far lives until the helper exits: out of the collector's sight,
+    # a full collection no longer walks all of sigstore (20 to 60 ms, a few times a run).
+    gc.freeze()
     say({"ready": True, "root_sha256": digest, "pid": os.getpid()})
     while True:
         line = inp.readline(_MAX_LINE)

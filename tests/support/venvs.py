@@ -237,8 +237,8 @@ class Venv:
         return names
 
     def verification_entries(self) -> list[Path]:
-        """The verification cache's entries (``verified/xx/….json``) in this venv's user
-        cache; not its freshness records (``fresh/``) or run records (``runs/``)."""
+        """The verification cache's entries (``verified/xx/….json``, one per file) in this
+        venv's user cache; not its run records (``runs/``)."""
         root = self.home / "cache" / "pip-attest" / "verified"
         return sorted(p for p in root.rglob("*.json") if p.parent.parent == root)
 

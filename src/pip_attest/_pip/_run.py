@@ -39,8 +39,8 @@ def run_pip(command: str, pip_args: list[str], settings: Settings, *, quiet_stdo
 
 def close_run() -> None:
     """Stop what a run started: its checker's verification helper, and an early one no
-    checker took (pip_attest._check.start_early_helper)."""
-    from pip_attest._check import discard_early_helper
+    checker took (pip_attest._process.start_early_helper)."""
+    from pip_attest._process import discard_early_helper
 
     discard_early_helper()
     if _seam.STATE.checker is not None:
