@@ -642,3 +642,15 @@ def test_a_helper_answering_out_of_order_fails_every_file(
         client.close()
 
     assert outcomes == ["the verification helper answered out of order"] * 2
+
+
+def test_the_verifier_versions_are_those_importlib_metadata_reads() -> None:
+    from importlib import metadata
+
+    version = _cache.verifier_version()
+
+    assert version.split("; ")[1:] == [
+        f"sigstore {metadata.version('sigstore')}",
+        f"pypi-attestations {metadata.version('pypi-attestations')}",
+    ]
+    assert _cache._installed_version("no-such-distribution-here") == "?"

@@ -9,8 +9,10 @@ hold :func:`locked` so that two runs cannot lose each other's update.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,22 +32,39 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = 
     missing or torn is only a miss); readers still never see a torn file.
     """
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = _create_beside(path)
     except FileNotFoundError:  # the folder is new (most writes find it there)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = _create_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             if durable:
                 f.flush()
                 os.fsync(f.fileno())
-        os.chmod(tmp, mode)
+            os.fchmod(f.fileno(), mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+_NEW_FILE |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+_serial = itertools.count()
+
+
+def _create_beside(path: Path) -> tuple[int, str]:
+    """A new, empty temporary file in ``path``'s folder, named after this process and
+    thread: tempfile.mkstemp draws random names in Python, a third of a small write's
+    time. A name taken (a crashed process's leftover) falls back to mkstemp."""
+    unique = f"{os.getpid()}-{threading.get_ident()}-{next(_serial)}"
+    tmp = f"{path.parent}{os.sep}.{path.name}.{unique}.tmp"
+    try:
+        return os.open(tmp, _NEW_FILE, 0o600), tmp
+    except FileExistsError:
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
 
 
 @contextlib.contextmanager
