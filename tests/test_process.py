@@ -112,6 +112,37 @@ def test_a_command_that_found_everything_cached_starts_no_helper_next_time() -> 
     assert _take(None) is not None
 
 
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+def test_a_helper_started_ahead_does_not_outlive_a_usage_error(tmp_path: Path) -> None:
+    """argparse ends the process before any run begins (so before close_run): the helper
+    started ahead of it must still go with it."""
+    marker = tmp_path / "marker-root.json"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pip_attest", "--frobnicate", "install", "--trust-root"]
+        + [str(marker), "pkg"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 2
+    assert "unrecognized arguments: --frobnicate" in done.stderr
+    assert _processes_naming(str(marker)) == []
+
+
+def _processes_naming(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if text in words and "pip_attest._worker" in words:
+            found.append(words)
+    return found
+
+
 def test_a_helper_without_a_trust_root_loads_pip_attests_cached_root() -> None:
     client = WorkerClient(None)
     try:

@@ -42,7 +42,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = 
             if durable:
                 f.flush()
                 os.fsync(f.fileno())
-            os.fchmod(f.fileno(), mode)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

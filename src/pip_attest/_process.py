@@ -12,6 +12,7 @@ Nothing here decides whether a file is verified: a wrong guess about the helper 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
@@ -127,6 +128,10 @@ def start_early_helper(argv: Sequence[str], env: Mapping[str, str] | None = None
             if memo.expects_hits(time.time()):
                 return
         _EARLY.append(EarlyHelper(trust_root_setting(argv, env)))
+        # Normally the run stops it (pip_attest._pip._run.close_run); this covers an exit
+        # before the run even began, like a usage error argparse reports.
+        atexit.unregister(discard_early_helper)  # once, however many runs start one
+        atexit.register(discard_early_helper)
     except Exception:  # noqa: S110 - only a head start
         pass
 
@@ -318,7 +323,6 @@ def _leave(code: int) -> NoReturn:
     or when a stream cannot be flushed (so that Python reports a closed pipe as it always
     does).
     """
-    import atexit
     import threading
 
     run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
