@@ -115,6 +115,25 @@ def test_entries_still_being_written_are_finished_before_the_process_exits(
     assert json.loads(entry.read_text())["publishers"][0]["repository"] == "cache-org/cachepkg"
 
 
+def test_once_a_run_is_over_late_checks_write_no_entries(
+    wheel: Path, minted_root: Path, tmp_path: Path, sigstore_instance: ThrowawaySigstore
+) -> None:
+    """A speculative check can finish after the run ended (close): its entry is dropped
+    rather than written while the process exits."""
+    late = make_wheel(tmp_path / "late", "latepkg", "1.0")
+    Path(f"{late}.provenance").write_text(
+        json.dumps(sigstore_instance.provenance(late, github("cache-org/latepkg")))
+    )
+    mine = checker(minted_root)
+    assert verified_by(ran(mine, candidate(wheel))) == [IDENTITY]
+
+    assert mine.check(candidate(late)).status is Status.VERIFIED
+    mine.finish_writes()
+
+    [entry] = entries()
+    assert "cachepkg" in entry.read_text()
+
+
 def test_the_policy_is_judged_afresh_on_a_cache_hit(wheel: Path, minted_root: Path) -> None:
     assert verified_by(ran(checker(minted_root), candidate(wheel))) == [IDENTITY]
 
@@ -654,3 +673,30 @@ def test_the_verifier_versions_are_those_importlib_metadata_reads() -> None:
         f"pypi-attestations {metadata.version('pypi-attestations')}",
     ]
     assert _cache._installed_version("no-such-distribution-here") == "?"
+
+
+def test_the_verifier_versions_come_from_the_dist_info_folder_beside_the_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from importlib import metadata
+
+    expected = metadata.version("sigstore")
+
+    def unused(name: str) -> str:
+        raise AssertionError(f"importlib.metadata was asked for {name}")
+
+    monkeypatch.setattr(metadata, "version", unused)
+    assert _cache._installed_version("sigstore") == expected
+
+
+def test_an_entry_with_a_name_near_the_file_systems_limit_is_still_written(
+    tmp_path: Path,
+) -> None:
+    """The temporary name adds about 30 characters; too long, it falls back to mkstemp's."""
+    from pip_attest._fileio import atomic_write
+
+    target = tmp_path / ("pylock." + "n" * 225 + ".toml")
+    atomic_write(target, b"data")
+
+    assert target.read_bytes() == b"data"
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]

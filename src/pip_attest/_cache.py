@@ -175,8 +175,11 @@ def _installed_version(name: str) -> str:
             ]
             if len(found) == 1 and found[0]:
                 return found[0]
+    except (ImportError, OSError, ValueError):
+        pass  # a zip on the path, say: ask importlib.metadata
+    try:
         return metadata.version(name)
-    except (ImportError, OSError, ValueError, metadata.PackageNotFoundError):
+    except metadata.PackageNotFoundError:
         return "?"
 
 

@@ -165,6 +165,7 @@ class Checker:
         # close() (and, failing that, the exit) waits for the writes still queued.
         self._writer = _Background(1)
         self._writes: list[Pending[object]] = []
+        self._writes_closed = False
         self._fetches: dict[tuple[str, str, Advert | None], Pending[Fetched]] = {}
         self._examined: dict[tuple[str, str, str, Advert | None], Pending[Any]] = {}
         self._use_helper = helper
@@ -397,19 +398,26 @@ class Checker:
 
     def _write_later(self, write: Callable[[], object]) -> None:
         with self._lock:
+            if self._writes_closed:
+                return  # the run is over (a late speculative check): only an entry lost
             if not self._writes:
-                atexit.register(self.finish_writes)
+                atexit.register(self._finish_writes_at_exit)
             self._writes.append(self._writer.submit(write))
 
-    def finish_writes(self) -> None:
+    def finish_writes(self, *, last: bool = False) -> None:
         """Wait for the cache entries still being written (each is written whole or not
-        at all, so a process killed meanwhile only loses entries)."""
+        at all). ``last``: the run is over, and entries found later are not written, so
+        that no write is still under way when the process ends."""
         with self._lock:
             writes, self._writes = self._writes, []
-        atexit.unregister(self.finish_writes)
+            self._writes_closed = self._writes_closed or last
+            atexit.unregister(self._finish_writes_at_exit)
         for write in writes:
             with contextlib.suppress(Exception):
                 write.result()
+
+    def _finish_writes_at_exit(self) -> None:
+        self.finish_writes(last=True)
 
     def commit(self, results: list[FileResult]) -> None:
         """The run goes ahead with these results: let the policy remember what it saw
@@ -420,7 +428,7 @@ class Checker:
         """The run is over: finish writing the cache, and stop the helper now rather than at
         exit (a process that runs several installs, like the tests, would otherwise keep
         one per run)."""
-        self.finish_writes()
+        self.finish_writes(last=True)
         helper = self._helper
         if helper is not None:
             helper.close()

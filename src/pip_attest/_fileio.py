@@ -9,6 +9,7 @@ hold :func:`locked` so that two runs cannot lose each other's update.
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import os
 import tempfile
@@ -58,12 +59,15 @@ _serial = itertools.count()
 def _create_beside(path: Path) -> tuple[int, str]:
     """A new, empty temporary file in ``path``'s folder, named after this process and
     thread: tempfile.mkstemp draws random names in Python, a third of a small write's
-    time. A name taken (a crashed process's leftover) falls back to mkstemp."""
+    time. A name taken (a crashed process's leftover) or too long for the file system
+    falls back to mkstemp."""
     unique = f"{os.getpid()}-{threading.get_ident()}-{next(_serial)}"
     tmp = f"{path.parent}{os.sep}.{path.name}.{unique}.tmp"
     try:
         return os.open(tmp, _NEW_FILE, 0o600), tmp
-    except FileExistsError:
+    except OSError as err:
+        if not isinstance(err, FileExistsError) and err.errno != errno.ENAMETOOLONG:
+            raise
         return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
 
 

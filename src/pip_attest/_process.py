@@ -20,6 +20,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -70,6 +71,8 @@ class EarlyHelper:
 
 _EARLY: list[EarlyHelper] = []
 _MEMO: list[RunMemo] = []
+# A checker's thread may take the helper while the main thread discards it (the run ended).
+_EARLY_LOCK = threading.Lock()
 
 
 def spawn_helper(trust_root: Path | None) -> tuple[subprocess.Popen[bytes], IO[bytes] | None]:
@@ -127,7 +130,9 @@ def start_early_helper(argv: Sequence[str], env: Mapping[str, str] | None = None
             _MEMO.append(memo)
             if memo.expects_hits(time.time()):
                 return
-        _EARLY.append(EarlyHelper(trust_root_setting(argv, env)))
+        early = EarlyHelper(trust_root_setting(argv, env))
+        with _EARLY_LOCK:
+            _EARLY.append(early)
         # Normally the run stops it (pip_attest._pip._run.close_run); this covers an exit
         # before the run even began, like a usage error argparse reports.
         atexit.unregister(discard_early_helper)  # once, however many runs start one
@@ -140,16 +145,20 @@ def take_early_helper(
     trust_root: Path | None,
 ) -> tuple[subprocess.Popen[bytes], IO[bytes] | None] | None:
     """The early helper, for the checker whose trust-root setting it was started with."""
-    if _EARLY and _EARLY[0].trust_root == trust_root:
+    with _EARLY_LOCK:
+        if not _EARLY or _EARLY[0].trust_root != trust_root:
+            return None
         early = _EARLY.pop()
-        return early.proc, early.stderr
-    return None
+    return early.proc, early.stderr
 
 
 def discard_early_helper() -> None:
     """Stop an early helper no checker took (the run is over)."""
-    while _EARLY:
-        _EARLY.pop().kill()
+    with _EARLY_LOCK:
+        unused = _EARLY[:]
+        _EARLY.clear()
+    for early in unused:
+        early.kill()
 
 
 def run_memo() -> RunMemo | None:

@@ -7,7 +7,7 @@ on another core while pip goes on resolving and downloading; pip's process never
 any cryptography, and only waits at the gate if the helper is still busy.
 
 The helper is started before pip resolves, unless the same command found every file in the
-verification cache last time (``pip_attest._check.start_early_helper``); failing that, at the
+verification cache last time (``pip_attest._process.start_early_helper``); failing that, at the
 first file that is not in the cache. It reads the same trust root file, and answers
 requests in the order they come over its standard input and output (callers on several
 threads may have several in flight):
