@@ -202,7 +202,6 @@ def _resolve_and_verify(
         index_base,
         parse_pip_lock,
         parse_report,
-        verify_all,
     )
     from pip_attest._pip import _seam
     from pip_attest._pip._run import preflight, run_pip
@@ -264,7 +263,10 @@ def _resolve_and_verify(
     # for metadata) were checked by the seam against their bytes: reuse those results.
     done = {(r.filename, r.sha256): r for r in _seam.STATE.results if r.sha256}
     todo = [c for c in candidates if (c.filename, c.sha256) not in done]
-    fresh = dict(zip(todo, verify_all(checker.check, todo), strict=True))
+    # Examined on the checker's threads (most were started when the resolver asked for
+    # their metadata); judged here, one at a time, as the policy must be.
+    pending = [checker.submit(c) for c in todo]
+    fresh = {c: checker.conclude(c, p.result()) for c, p in zip(todo, pending, strict=True)}
     results = [done.get((c.filename, c.sha256)) or fresh[c] for c in candidates]
     packages: dict[str, LockedPackage] = {}
     for item, cand in zip(resolved, candidates, strict=True):

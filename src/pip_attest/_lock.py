@@ -18,13 +18,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from packaging.markers import InvalidMarker, Marker
 from packaging.utils import canonicalize_name
 
 from pip_attest._errors import Error, UsageError
@@ -126,7 +124,7 @@ def _url_name(url: str | None) -> str:
 def requirements_for(packages: Sequence[LockedPackage], *, add_index: bool) -> str:
     """The lock as a pip requirements file: each package pinned, with every locked file's
     hash, so that pip (any version) can install only those files."""
-    from packaging.markers import default_environment
+    from packaging.markers import InvalidMarker, Marker, default_environment
 
     env = default_environment()
     lines = []
@@ -270,14 +268,6 @@ def index_base(page_url: str | None, name: str) -> str | None:
     stripped = page_url.rstrip("/")
     head, _, last = stripped.rpartition("/")
     return f"{head}/" if canonicalize_name(unquote(last)) == name else None
-
-
-def verify_all(check: Any, candidates: Sequence[Any], workers: int = 8) -> list[FileResult]:
-    """Check candidates concurrently (provenance downloads overlap); order preserved."""
-    if len(candidates) <= 1:
-        return [check(c) for c in candidates]
-    with ThreadPoolExecutor(max_workers=min(workers, len(candidates))) as pool:
-        return list(pool.map(check, candidates))
 
 
 def identities_for(results: Iterable[FileResult]) -> tuple[Identity, ...]:
