@@ -72,7 +72,7 @@ from typing import Any
 
 from pip_attest._fileio import atomic_write
 from pip_attest._identity import Identity, identity_from_publisher
-from pip_attest._process import cache_dir
+from pip_attest._process import cache_dir, cache_enabled
 from pip_attest._process import digest_fields as _digest
 from pip_attest._process import read_entry as _read_entry
 from pip_attest._provenance import MAX_FRESH_SECONDS
@@ -81,8 +81,6 @@ NO_CACHE = "PIP_ATTEST_NO_CACHE"
 # 2: one entry per file (1 had separate entries for evidence and for freshness).
 FORMAT_VERSION = 2
 MAX_IDENTITIES = 32
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +127,7 @@ def enabled(env: Mapping[str, str] | None = None) -> bool:
 
     A value we cannot read also turns the cache off: verifying is always the safe reading.
     """
-    value = (os.environ if env is None else env).get(NO_CACHE, "").strip().lower()
-    return value in _FALSE
+    return cache_enabled(os.environ if env is None else env)
 
 
 def default_dir() -> Path:

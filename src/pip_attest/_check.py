@@ -161,7 +161,7 @@ class Checker:
         # for candidates pip may not even use must not hold up the files it does use.
         self._ahead = _Background(BACKGROUND_THREADS)
         # Cache entries are written by a thread of their own, off the path of the verdict:
-        # creating a file costs this file system 0.3 to 0.7 ms, twice per file verified.
+        # creating a file costs this file system 0.3 to 0.7 ms, once per file verified.
         # close() (and, failing that, the exit) waits for the writes still queued.
         self._writer = _Background(1)
         self._writes: list[Pending[object]] = []

@@ -18,6 +18,7 @@ from packaging.utils import canonicalize_name
 
 from pip_attest._errors import UsageError
 from pip_attest._identity import Identity, parse_identity
+from pip_attest._process import trust_root_from_env
 
 ENFORCE = "PIP_ATTEST_ENFORCE"
 REQUIRE = "PIP_ATTEST_REQUIRE"
@@ -296,9 +297,3 @@ class Settings:
             timeout=timeout,
             results_file=Path(results) if results else None,
         )
-
-
-def trust_root_from_env(env: Mapping[str, str]) -> Path | None:
-    """``PIP_ATTEST_TRUST_ROOT``, or None for pip-attest's own cached root."""
-    value = env.get(TRUST_ROOT, "").strip()
-    return Path(value).expanduser() if value else None

@@ -32,7 +32,7 @@ _PIP_COMMANDS = ("install", "lock")
 _PER_RUN_VARIABLES = frozenset({"PIP_ATTEST_RESULTS_FILE", "PIP_ATTEST_PARENT_PID"})
 MAX_REQUIREMENTS_BYTES = 4 * 1024 * 1024  # read of a requirements file, for RunMemo
 MAX_ENTRY_BYTES = 64 * 1024  # a real cache entry is a few hundred bytes
-FORMAT_VERSION = 1
+MEMO_FORMAT = 1  # of a run memo (cache entries have their own, in _cache)
 
 _BOOT = (
     "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
@@ -170,13 +170,22 @@ def trust_root_setting(argv: Sequence[str], env: Mapping[str, str]) -> Path | No
     """The trust root the command line or ``PIP_ATTEST_TRUST_ROOT`` names, read the way
     pip-attest's options are (the last ``--trust-root`` wins). A wrong reading only means
     the checker does not take this helper."""
-    value = env.get("PIP_ATTEST_TRUST_ROOT", "")
+    value = None
     args = _before_dashes(argv)
     for i, arg in enumerate(args):
         if arg == "--trust-root" and i + 1 < len(args):
             value = args[i + 1]
         elif arg.startswith("--trust-root="):
             value = arg.partition("=")[2]
+    return trust_root_from_env(env) if value is None else _trust_root_path(value)
+
+
+def trust_root_from_env(env: Mapping[str, str]) -> Path | None:
+    """``PIP_ATTEST_TRUST_ROOT``, or None for pip-attest's own cached root."""
+    return _trust_root_path(env.get("PIP_ATTEST_TRUST_ROOT", ""))
+
+
+def _trust_root_path(value: str) -> Path | None:
     value = value.strip()
     return Path(value).expanduser() if value else None
 
@@ -260,7 +269,7 @@ class RunMemo:
             doc = json.loads(data) if data is not None else None
         except (ValueError, RecursionError):
             return False
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT_VERSION:
+        if not isinstance(doc, dict) or doc.get("format") != MEMO_FORMAT:
             return False
         stored = doc.get("stored")
         if not isinstance(stored, (int, float)) or not 0 <= now - stored <= self.MAX_AGE:
@@ -279,7 +288,7 @@ class RunMemo:
     def record(self, all_cached: bool, now: float) -> None:
         from pip_attest._fileio import atomic_write
 
-        doc = {"format": FORMAT_VERSION, "all_cached": all_cached, "stored": now}
+        doc = {"format": MEMO_FORMAT, "all_cached": all_cached, "stored": now}
         with contextlib.suppress(OSError):  # a read-only cache only costs speed
             atomic_write(self.path, json.dumps(doc).encode(), mode=0o600, durable=False)
 
