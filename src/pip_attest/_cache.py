@@ -112,6 +112,78 @@ class FreshKey:
         return _file_fields(self.filename, self.file_sha256, self.trust_root_sha256, self.verifier)
 
 
+@dataclass(frozen=True, slots=True)
+class EntryOrder:
+    """What the verification helper needs to file the entry for a file it has just proved:
+    the parent's cache directory, the trust root's sha256 and the verifier's versions as the
+    parent reads them (so that the entry sits where the parent will look it up), and the
+    index's freshness window, if it gave one (``(provenance_url, fresh_until, now)``).
+
+    The helper files the entry only when the parent's trust-root digest is that of the root
+    it verified with, and computes the provenance's sha256 from the very bytes it verified.
+    """
+
+    directory: Path
+    trust_root_sha256: str
+    verifier: str
+    fresh: tuple[str, float, float] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "directory": str(self.directory),
+            "trust_root_sha256": self.trust_root_sha256,
+            "verifier": self.verifier,
+            "fresh": None if self.fresh is None else list(self.fresh),
+        }
+
+    @classmethod
+    def from_json(cls, doc: object) -> EntryOrder | None:
+        """The order a request carries; None for none, or for one we cannot read (an entry
+        not written only costs a later run a verification)."""
+        if not isinstance(doc, dict):
+            return None
+        directory, root, verifier = (
+            doc.get("directory"),
+            doc.get("trust_root_sha256"),
+            doc.get("verifier"),
+        )
+        if not all(isinstance(v, str) and v for v in (directory, root, verifier)):
+            return None
+        fresh = doc.get("fresh")
+        window: tuple[str, float, float] | None = None
+        if fresh is not None:
+            if not (
+                isinstance(fresh, list)
+                and len(fresh) == 3
+                and isinstance(fresh[0], str)
+                and all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in fresh[1:])
+            ):
+                return None
+            window = (fresh[0], float(fresh[1]), float(fresh[2]))
+        return cls(Path(str(directory)), str(root), str(verifier), window)
+
+    def file(
+        self,
+        filename: str,
+        file_sha256: str,
+        provenance: bytes,
+        identities: tuple[Identity, ...],
+        root_sha256: str,
+    ) -> bool:
+        """Write the entry for a file proved against the root whose sha256 is
+        ``root_sha256``. Returns whether an entry was written."""
+        if root_sha256 != self.trust_root_sha256:
+            return False  # the parent read another root: its key would name the wrong one
+        key = CacheKey(
+            filename=filename,
+            file_sha256=file_sha256.lower(),
+            provenance_sha256=sha256_bytes(provenance),
+            trust_root_sha256=root_sha256,
+            verifier=self.verifier,
+        )
+        return VerificationCache(self.directory).put(key, identities, self.fresh)
+
+
 def _file_fields(filename: str, file_sha256: str, root: str, verifier: str) -> dict[str, str]:
     # By hand, not dataclasses.asdict (a deep copy): this runs for every file of a run.
     return {

@@ -292,20 +292,21 @@ class Checker:
         if fetched.kind == "error":
             return Evidence("unavailable", reason=fetched.reason), fetched.url
         artifact = Artifact(candidate.filename, candidate.sha256)
+        reusable = None  # the index lets this answer be reused without asking until...
+        if fetched.fresh_until and fetched.url is not None:
+            reusable = (fetched.url, fetched.fresh_until, time.time())
         try:
             key = self._cache_key(artifact, fetched.body)
             identities = self._cached(key)
-            proved_now = identities is None
+            # A hit needs writing again only to note a new freshness window.
+            recorded = identities is not None and reusable is None
             if identities is None:
-                identities = self._verify(artifact, fetched.body)
+                identities, recorded = self._verify(artifact, fetched.body, key, reusable)
         except TrustError as err:
             return Evidence("invalid", reason=f"trust root unusable: {err}"), fetched.url
         except Error as err:
             return Evidence("invalid", reason=str(err)), fetched.url
-        reusable = None  # the index lets this answer be reused without asking until...
-        if fetched.fresh_until and fetched.url is not None:
-            reusable = (fetched.url, fetched.fresh_until, time.time())
-        if proved_now or reusable is not None:
+        if not recorded:
             self._remember(key, identities, reusable)
         return Evidence("verified", identities=identities), fetched.url
 
@@ -337,15 +338,29 @@ class Checker:
         # Not picked up yet (it may be queued behind this very thread): fetch now.
         return self._finder.fetch(source)
 
-    def _verify(self, artifact: Artifact, body: bytes) -> tuple[Identity, ...]:
+    def _verify(
+        self,
+        artifact: Artifact,
+        body: bytes,
+        key: _cache.CacheKey | None,
+        fresh: tuple[str, float, float] | None,
+    ) -> tuple[tuple[Identity, ...], bool]:
+        """The identities that signed the file, and whether its cache entry is already
+        taken care of: the helper writes the entries for what it proves, on its own core,
+        so that pip's process spends neither CPU nor its GIL on them."""
         if self._use_helper:
-            return self._helper_client().verify(artifact, body)
+            client = self._helper_client()
+            cache = self._cache  # None when the helper's root is not the one we read
+            record = None
+            if cache is not None and key is not None:
+                record = _cache.EntryOrder(cache.root, key.trust_root_sha256, key.verifier, fresh)
+            return client.verify(artifact, body, record=record), record is not None
         verifier = self.verifier()
         from pip_attest._verify import parse_provenance
 
         attestations = parse_provenance(body)
         with self._verify_lock:  # GIL-bound anyway; one at a time keeps sigstore simple
-            return verifier.verify(artifact, attestations)
+            return verifier.verify(artifact, attestations), False
 
     def _helper_client(self) -> WorkerClient:
         with self._verify_lock:

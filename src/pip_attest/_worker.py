@@ -34,11 +34,14 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pip_attest._errors import Error, TrustError, VerificationError
 from pip_attest._identity import Identity
 from pip_attest._model import Artifact
+
+if TYPE_CHECKING:
+    from pip_attest._cache import EntryOrder
 
 _MAX_LINE = 1 << 20
 
@@ -89,11 +92,16 @@ class WorkerClient:
             ready = self._await_ready()
         return str(ready["root_sha256"])
 
-    def verify(self, artifact: Artifact, body: bytes) -> tuple[Identity, ...]:
+    def verify(
+        self, artifact: Artifact, body: bytes, *, record: EntryOrder | None = None
+    ) -> tuple[Identity, ...]:
         """Thread-safe and pipelined: each caller sends its request at once and then waits
         for its answer, so the helper always has the next request queued instead of idling
         while a caller thread waits its turn for the GIL. Every request carries a number
-        the answer must repeat: an answer out of order breaks the helper for every file."""
+        the answer must repeat: an answer out of order breaks the helper for every file.
+
+        ``record``: after answering, the helper writes the file's verification cache entry
+        as this says (only for a file it proved)."""
         slot = _Slot()
         with self._lock:
             self._await_ready()
@@ -102,7 +110,7 @@ class WorkerClient:
             slot.number = self._sent
             self._sent += 1
             try:
-                self._send(slot.number, artifact, body)
+                self._send(slot.number, artifact, body, record)
             except BaseException:
                 # A request cut short (Ctrl-C mid-write) leaves the stream unreadable.
                 self._broken = self._broken or "the verification helper stopped"
@@ -157,16 +165,20 @@ class WorkerClient:
             self._ready = line
         return self._ready
 
-    def _send(self, number: int, artifact: Artifact, body: bytes) -> None:
+    def _send(
+        self, number: int, artifact: Artifact, body: bytes, record: EntryOrder | None
+    ) -> None:
         proc = self._proc
         if proc is None or proc.stdin is None:
             raise self._fail(self._broken or "the verification helper is not running")
-        header = {
+        header: dict[str, Any] = {
             "id": number,
             "filename": artifact.filename,
             "sha256": artifact.sha256,
             "size": len(body),
         }
+        if record is not None:
+            header["record"] = record.to_json()
         try:
             proc.stdin.write(json.dumps(header).encode() + b"\n" + body)
             proc.stdin.flush()
@@ -273,7 +285,11 @@ def main(trust_root: str) -> None:
         out.write(json.dumps(doc).encode() + b"\n")
         out.flush()
 
+    # Loading creates a few hundred thousand objects that all live until the helper exits:
+    # collecting while they are made only costs time (about 10 ms here).
+    gc.disable()
     try:
+        from pip_attest._cache import EntryOrder
         from pip_attest._trust import ensure_root
         from pip_attest._verify import AttestationVerifier, parse_provenance
 
@@ -291,6 +307,7 @@ def main(trust_root: str) -> None:
     # Everything loaded so far lives until the helper exits: out of the collector's sight,
     # a full collection no longer walks all of sigstore (20 to 60 ms, a few times a run).
     gc.freeze()
+    gc.enable()
     say({"ready": True, "root_sha256": digest, "pid": os.getpid()})
     while True:
         line = inp.readline(_MAX_LINE)
@@ -301,6 +318,7 @@ def main(trust_root: str) -> None:
             out.flush()
             os._exit(0)
         number = None
+        order = None
         try:
             header = json.loads(line)
             number = header.get("id")
@@ -309,6 +327,7 @@ def main(trust_root: str) -> None:
             if len(body) != size:
                 return
             artifact = Artifact(str(header["filename"]), str(header["sha256"]))
+            order = EntryOrder.from_json(header.get("record"))
             identities = verifier.verify(artifact, parse_provenance(body))
         except TrustError as err:
             say({"id": number, "ok": False, "kind": "trust", "reason": str(err)})
@@ -326,3 +345,9 @@ def main(trust_root: str) -> None:
         else:
             identities_json = [dataclasses.asdict(i) for i in identities]
             say({"id": number, "ok": True, "identities": identities_json})
+            if order is not None:
+                # After the answer, so that the parent never waits for a write. A failure
+                # only costs a later run a verification: the entry is written whole or not
+                # at all (atomic_write), and nothing else goes to our output.
+                with contextlib.suppress(Exception):
+                    order.file(artifact.filename, artifact.sha256, body, identities, digest)
