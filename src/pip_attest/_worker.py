@@ -12,8 +12,12 @@ first file that is not in the cache. It reads the same trust root file, and answ
 requests in the order they come over its standard input and output (callers on several
 threads may have several in flight):
 
-    request:  {"id": K, "filename": ..., "sha256": ..., "size": N}\\n  then N provenance bytes
+    request:  {"id": K, "filename": ..., "sha256": ..., "size": N, "record": {...}}\\n
+              then N provenance bytes ("record" is optional: see _cache.EntryOrder)
     response: {"id": K, "ok": true, "identities": [...]}  or  {"id": K, "ok": false, ...}
+
+After answering a file it proved, the helper writes that file's verification cache entry
+when the request asked for it, so that pip's process spends no time on the write.
 
 Its first line says whether it could load the trust root, and that root's sha256. If it
 dies or says anything unexpected, every file it was asked about is refused: a broken
