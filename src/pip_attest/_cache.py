@@ -66,9 +66,8 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pip_attest._fileio import atomic_write
 from pip_attest._identity import Identity, identity_from_publisher
@@ -83,8 +82,7 @@ FORMAT_VERSION = 2
 MAX_IDENTITIES = 32
 
 
-@dataclass(frozen=True, slots=True)
-class CacheKey:
+class CacheKey(NamedTuple):
     """Everything a verification's outcome depends on."""
 
     filename: str
@@ -97,8 +95,7 @@ class CacheKey:
         return _file_fields(self.filename, self.file_sha256, self.trust_root_sha256, self.verifier)
 
 
-@dataclass(frozen=True, slots=True)
-class FreshKey:
+class FreshKey(NamedTuple):
     """A file whose answer came from ``provenance_url``, which the index lets us reuse for
     a while. The file's entry must name this URL and still be fresh to be used."""
 
@@ -112,8 +109,7 @@ class FreshKey:
         return _file_fields(self.filename, self.file_sha256, self.trust_root_sha256, self.verifier)
 
 
-@dataclass(frozen=True, slots=True)
-class EntryOrder:
+class EntryOrder(NamedTuple):
     """What the verification helper needs to file the entry for a file it has just proved:
     the parent's cache directory, the trust root's sha256 and the verifier's versions as the
     parent reads them (so that the entry sits where the parent will look it up), and the
@@ -185,7 +181,7 @@ class EntryOrder:
 
 
 def _file_fields(filename: str, file_sha256: str, root: str, verifier: str) -> dict[str, str]:
-    # By hand, not dataclasses.asdict (a deep copy): this runs for every file of a run.
+    # By hand, not _asdict(): the key must hold exactly these four fields.
     return {
         "filename": filename,
         "file_sha256": file_sha256,

@@ -20,9 +20,8 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from pip_attest import _cache
 from pip_attest._config import Settings
@@ -47,8 +46,7 @@ BACKGROUND_THREADS = 4
 MAX_SPECULATIVE = 256
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A file pip is about to use.
 
     ``sha256`` is empty for things that are not distribution files (a local directory, a VCS
@@ -262,8 +260,7 @@ class Checker:
         )
         evidence, url = found
         verdict = self.policy.judge(project, evidence, version)
-        return replace(
-            base,
+        return base._replace(
             status=verdict.status,
             identities=evidence.identities,
             reason=verdict.reason,

@@ -207,8 +207,6 @@ def _install(pip_args: list[str], memo: RunMemo | None) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from pip_attest._check import Candidate, Checker
     from pip_attest._model import Artifact, Status, sha256_file
     from pip_attest._policy import Evidence
@@ -244,11 +242,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
             got = next(
                 i for i in evidence.identities if not any(i.satisfies(e) for e in verdict.expected)
             )
-            verdict = replace(
-                verdict, hint=f"if {got} is legitimate, verify with --publisher {got}"
+            verdict = verdict._replace(
+                hint=f"if {got} is legitimate, verify with --publisher {got}"
             )
-        result = replace(
-            result,
+        result = result._replace(
             status=verdict.status,
             identities=evidence.identities,
             reason=verdict.reason,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from packaging.utils import canonicalize_name
 
@@ -78,16 +78,17 @@ def parse_pins(values: list[str]) -> dict[str, tuple[Identity, ...]]:
 # 'require-attestation' silently ignored would be a policy the user believes in and
 # does not have.
 _POLICY_KEYS = {"require-attestations", "allow-unattested", "publishers"}
+# The default for mapping fields: read-only, so one object can serve every instance.
+_NO_ENTRIES: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class FilePolicy:
+class FilePolicy(NamedTuple):
     """The ``[tool.pip-attest]`` table of a pyproject.toml, or a ``--policy`` file."""
 
     path: Path
     require_attestations: bool | None = None
     allow_unattested: frozenset[str] = frozenset()
-    pins: Mapping[str, tuple[Identity, ...]] = field(default_factory=dict)
+    pins: Mapping[str, tuple[Identity, ...]] = _NO_ENTRIES
 
 
 def find_policy_file(start: Path) -> Path | None:
@@ -208,8 +209,7 @@ def _policy_from(env: Mapping[str, str], cwd: Path | None) -> FilePolicy | None:
     return file
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
     """Everything a run needs, merged from its sources.
 
     Precedence (README, "Security model"): command-line flag, then environment variable,
@@ -222,13 +222,13 @@ class Settings:
 
     require_attestations: bool = False
     allow_unattested: frozenset[str] = frozenset()
-    pins: Mapping[str, tuple[Identity, ...]] = field(default_factory=dict)
-    accepted: Mapping[str, tuple[Identity, ...]] = field(default_factory=dict)
+    pins: Mapping[str, tuple[Identity, ...]] = _NO_ENTRIES
+    accepted: Mapping[str, tuple[Identity, ...]] = _NO_ENTRIES
     policy_file: Path | None = None
     first_seen_dir: Path | None = None
     lock_file: Path | None = None
-    locked: Mapping[str, tuple[Identity, ...]] = field(default_factory=dict)
-    sources: Mapping[str, str] = field(default_factory=dict)
+    locked: Mapping[str, tuple[Identity, ...]] = _NO_ENTRIES
+    sources: Mapping[str, str] = _NO_ENTRIES
     trust_root: Path | None = None
     integrity_apis: tuple[str, ...] = ()
     timeout: float = 60.0

@@ -8,10 +8,8 @@ and see in messages.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pip_attest._errors import UsageError
 
@@ -31,8 +29,7 @@ FORMS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
+class Identity(NamedTuple):
     """A publisher identity.
 
     ``kind`` is the PEP 740 publisher kind (``GitHub``, ``GitLab``, ``Google``, ``CircleCI``),
@@ -64,7 +61,7 @@ class Identity:
         return f"oidc:{self.subject} (issuer {self.issuer})"
 
     def without_environment(self) -> Identity:
-        return dataclasses.replace(self, environment=None)
+        return self._replace(environment=None)
 
     def satisfies(self, expected: Identity) -> bool:
         """Whether this (proven) identity is acceptable where ``expected`` is required.

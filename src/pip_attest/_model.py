@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -18,8 +17,7 @@ from packaging.utils import (
 from pip_attest._identity import Identity
 
 
-@dataclass(frozen=True, slots=True)
-class Artifact:
+class Artifact(NamedTuple):
     """A distribution file as pip will use it: its name and the sha256 of its bytes."""
 
     filename: str
@@ -74,8 +72,7 @@ class Status(str, enum.Enum):
     UNAVAILABLE = "unavailable"
 
 
-@dataclass(frozen=True, slots=True)
-class FileResult:
+class FileResult(NamedTuple):
     """What pip-attest concluded about one file, and whether that stops the install."""
 
     project: str
@@ -89,7 +86,7 @@ class FileResult:
     blocking: bool = False
     provenance_url: str | None = None
     origin: str = "index"  # index | wheel-cache | local | build-dependency
-    expected: tuple[Identity, ...] = field(default=())
+    expected: tuple[Identity, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {

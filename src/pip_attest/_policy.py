@@ -20,7 +20,7 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from packaging.utils import canonicalize_name
 
@@ -30,8 +30,7 @@ from pip_attest._model import FileResult, Status
 from pip_attest._store import FirstSeenStore, Record, StoreError, is_older
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
+class Evidence(NamedTuple):
     """What the verify stage established about one file."""
 
     kind: str  # verified | invalid | missing | unavailable
@@ -39,8 +38,7 @@ class Evidence:
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     status: Status
     blocking: bool
     reason: str
@@ -48,8 +46,7 @@ class Verdict:
     expected: tuple[Identity, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Expectation:
+class Expectation(NamedTuple):
     """Who should have signed a project's files, and why we think so."""
 
     identities: tuple[Identity, ...] = ()

@@ -23,8 +23,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pip_attest._model import project_and_version
 
@@ -59,8 +58,7 @@ class HttpSession(Protocol):
     def get(self, url: str, **kwargs: Any) -> Response: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Advert:
+class Advert(NamedTuple):
     """What the index page said about a file's provenance.
 
     ``url`` is None when the page explicitly said there is none (JSON ``null``). Pages that
@@ -73,8 +71,7 @@ class Advert:
     conflict: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Fetched:
+class Fetched(NamedTuple):
     """The outcome of looking for a file's provenance.
 
     ``kind`` is ``found`` (``body`` holds the bytes), ``none`` (the sources agree there is
@@ -90,8 +87,7 @@ class Fetched:
     fresh_until: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
+class Source(NamedTuple):
     """Where a file's provenance is read from: an http(s) URL, or a local file's URL."""
 
     url: str

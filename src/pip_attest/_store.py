@@ -21,9 +21,8 @@ import re
 import stat
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -41,19 +40,17 @@ class StoreError(Error):
     """A first-seen record exists but cannot be trusted as read."""
 
 
-@dataclass(frozen=True, slots=True)
-class Seen:
+class Seen(NamedTuple):
     identity: Identity
     version: str
     added: str  # ISO 8601, UTC
     how: str  # first-use | accepted | pinned | locked
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     project: str
     first_attested_version: str
-    seen: tuple[Seen, ...] = field(default=())
+    seen: tuple[Seen, ...] = ()
 
     @property
     def identities(self) -> tuple[Identity, ...]:

@@ -22,10 +22,9 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
 import platformdirs
@@ -70,8 +69,7 @@ _MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.trustedroot"
 _MAX_REASON = 300
 
 
-@dataclass(frozen=True, slots=True)
-class KeyInfo:
+class KeyInfo(NamedTuple):
     """One key or CA in a trust root, with the window in which it may be used."""
 
     role: str  # "fulcio" | "rekor" | "ctlog" | "tsa"
@@ -81,8 +79,7 @@ class KeyInfo:
     log_id: str | None = None  # base64 log key id, for "rekor" and "ctlog"
 
 
-@dataclass(frozen=True, slots=True)
-class TrustRootInfo:
+class TrustRootInfo(NamedTuple):
     """What ``pip-attest status`` shows about a trust root file."""
 
     path: Path
