@@ -29,7 +29,7 @@ from pip_attest import _cache
 from pip_attest._check import Candidate, Checker
 from pip_attest._config import Settings
 from pip_attest._identity import Identity, parse_identity
-from pip_attest._model import FileResult, Status
+from pip_attest._model import Artifact, FileResult, Status
 from pip_attest._process import RunMemo
 from pip_attest._provenance import fresh_until
 from tests.support.packages import make_wheel
@@ -394,6 +394,46 @@ def test_a_cache_the_helper_cannot_write_costs_nothing_but_speed(
     assert blocked.read_text() == "a file where the cache directory should be"
 
 
+def test_a_helper_that_loaded_another_root_than_we_read_files_no_entry(
+    tmp_path: Path, minted_root: Path
+) -> None:
+    """The trust root is replaced ('trust update' in another shell) after this process
+    read its digest and before the helper loaded it: the answer is the helper's, against
+    the root it loaded, but an entry would be filed under the digest we read. None is."""
+    other = ThrowawaySigstore()
+    path = make_wheel(tmp_path / "dists", "swapped", "1.0")
+    Path(f"{path}.provenance").write_text(
+        json.dumps(other.provenance(path, github("cache-org/swapped")))
+    )
+    root = tmp_path / "trusted_root.json"
+    shutil.copyfile(minted_root, root)
+    with helper_checker(root) as mine:
+        assert mine._root_and_version()[0] == sha(minted_root.read_bytes())
+        other.write_trusted_root(root)
+        result = mine.check(candidate(path))
+        assert mine._helper is not None and mine._helper._ready is not None
+        assert mine._helper._ready["root_sha256"] == sha(root.read_bytes())
+    assert verified_by(result) == ["github:cache-org/swapped/release.yml"]
+    assert entries() == []
+
+
+def test_an_order_the_helper_cannot_read_costs_the_entry_not_the_answer(
+    wheel: Path, minted_root: Path
+) -> None:
+    with helper_checker(minted_root) as mine:
+        assert mine._helper_client() is not None
+        root, version = mine._root_and_version()
+        assert root is not None
+        order = _cache.EntryOrder(_cache.default_dir(), root, version, ("u", float("inf"), 1.0))
+        identities = mine._helper_client().verify(
+            Artifact(wheel.name, sha(wheel.read_bytes())),
+            Path(f"{wheel}.provenance").read_bytes(),
+            record=order,
+        )
+    assert [str(i) for i in identities] == [IDENTITY]
+    assert entries() == []
+
+
 def test_an_entry_order_files_nothing_under_a_root_the_helper_did_not_use(
     tmp_path: Path,
 ) -> None:
@@ -416,6 +456,8 @@ def test_an_entry_order_files_nothing_under_a_root_the_helper_did_not_use(
         {"directory": "/d", "trust_root_sha256": "a", "verifier": "v", "fresh": ["u", 1]},
         {"directory": "/d", "trust_root_sha256": "a", "verifier": "v", "fresh": ["u", True, 2]},
         {"directory": "/d", "trust_root_sha256": "a", "verifier": "v", "fresh": [1, 2, 3]},
+        {"directory": "/d", "trust_root_sha256": "a", "verifier": "v", "fresh": ["u", 10**400, 1]},
+        {"directory": "/d", "trust_root_sha256": "a", "verifier": "v", "fresh": ["u", 1e999, 1]},
     ],
 )
 def test_an_entry_order_that_cannot_be_read_is_no_order(doc: object) -> None:

@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -155,7 +156,12 @@ class EntryOrder(NamedTuple):
                 and all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in fresh[1:])
             ):
                 return None
-            window = (fresh[0], float(fresh[1]), float(fresh[2]))
+            try:
+                window = (fresh[0], float(fresh[1]), float(fresh[2]))
+            except OverflowError:  # an integer too large for a float
+                return None
+            if not all(math.isfinite(t) for t in window[1:]):
+                return None
         return cls(Path(str(directory)), str(root), str(verifier), window)
 
     def file(

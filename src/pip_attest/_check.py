@@ -160,7 +160,9 @@ class Checker:
         self._ahead = _Background(BACKGROUND_THREADS)
         # Cache entries are written by a thread of their own, off the path of the verdict:
         # creating a file costs this file system 0.3 to 0.7 ms, once per file verified.
-        # close() (and, failing that, the exit) waits for the writes still queued.
+        # close() (and, failing that, the exit) waits for the writes still queued. Files
+        # the helper proves get their entries from the helper (see _verify), which writes
+        # them before it ends; close() gives it two seconds for that.
         self._writer = _Background(1)
         self._writes: list[Pending[object]] = []
         self._writes_closed = False

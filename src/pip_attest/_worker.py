@@ -29,13 +29,16 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
+import functools
 import gc
 import hashlib
 import json
 import os
+import queue
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -292,7 +295,7 @@ def main(trust_root: str) -> None:
     # collecting while they are made only costs time (about 10 ms here).
     gc.disable()
     try:
-        from pip_attest._cache import EntryOrder
+        from pip_attest import _cache  # noqa: F401 - for the entries, loaded before any answer
         from pip_attest._trust import ensure_root
         from pip_attest._verify import AttestationVerifier, parse_provenance
 
@@ -311,17 +314,18 @@ def main(trust_root: str) -> None:
     # a full collection no longer walks all of sigstore (20 to 60 ms, a few times a run).
     gc.freeze()
     gc.enable()
+    entries = _EntryWriter()
     say({"ready": True, "root_sha256": digest, "pid": os.getpid()})
     while True:
         line = inp.readline(_MAX_LINE)
         if not line:
             # Done. Skip the interpreter's teardown of sigstore and its dependencies (tens
             # of milliseconds the parent would otherwise wait for): everything was
-            # answered and flushed, and the helper holds nothing else.
+            # answered and flushed, and the entries asked for are written.
+            entries.finish()
             out.flush()
             os._exit(0)
         number = None
-        order = None
         try:
             header = json.loads(line)
             number = header.get("id")
@@ -330,7 +334,6 @@ def main(trust_root: str) -> None:
             if len(body) != size:
                 return
             artifact = Artifact(str(header["filename"]), str(header["sha256"]))
-            order = EntryOrder.from_json(header.get("record"))
             identities = verifier.verify(artifact, parse_provenance(body))
         except TrustError as err:
             say({"id": number, "ok": False, "kind": "trust", "reason": str(err)})
@@ -348,9 +351,55 @@ def main(trust_root: str) -> None:
         else:
             identities_json = [i._asdict() for i in identities]
             say({"id": number, "ok": True, "identities": identities_json})
-            if order is not None:
-                # After the answer, so that the parent never waits for a write. A failure
-                # only costs a later run a verification: the entry is written whole or not
-                # at all (atomic_write), and nothing else goes to our output.
-                with contextlib.suppress(Exception):
-                    order.file(artifact.filename, artifact.sha256, body, identities, digest)
+            record = header.get("record")
+            if record is not None:
+                entries.put(
+                    functools.partial(_file_entry, record, artifact, body, identities, digest)
+                )
+
+
+def _file_entry(
+    record: object,
+    artifact: Artifact,
+    body: bytes,
+    identities: tuple[Identity, ...],
+    root_sha256: str,
+) -> None:
+    """Write the cache entry a request asked for, for a file just proved. An order we
+    cannot read is ignored: it only costs a later run a verification."""
+    from pip_attest._cache import EntryOrder
+
+    order = EntryOrder.from_json(record)
+    if order is not None:
+        order.file(artifact.filename, artifact.sha256, body, identities, root_sha256)
+
+
+class _EntryWriter:
+    """The helper's cache writes, on a thread of their own: an answer never waits for a
+    write (creating a file costs 0.3 to 0.7 ms here, and far more on a slow network home
+    directory), and a write that fails only costs a later run a verification. Entries are
+    written whole or not at all (atomic_write), and nothing here goes to the output."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Callable[[], object] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def put(self, write: Callable[[], object]) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="pip-attest-entries", daemon=True
+            )
+            self._thread.start()
+        self._queue.put(write)
+
+    def _run(self) -> None:
+        while (write := self._queue.get()) is not None:
+            with contextlib.suppress(Exception):
+                write()
+
+    def finish(self) -> None:
+        """Wait for the writes still queued (the parent kills a helper that takes over
+        two seconds to end)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
