@@ -33,6 +33,12 @@ it, the freshness below: one file to create per file verified, since creating a 
 the costly part of a write (0.4 ms on the benchmark machine). A file whose provenance
 changes gets its entry replaced.
 
+**Who writes.** The verification helper writes the entry of each file it proves, right after
+answering, on a thread of its own (:class:`EntryOrder` says where, under which key and with
+which freshness), so that pip's process spends no time on it. The checker's own writer
+thread writes the rest: files verified in-process, and a hit whose freshness the index
+renewed.
+
 **Entries are untrusted input.** One small JSON file per entry, at a path derived from the
 key's hash, written with :func:`~pip_attest._fileio.atomic_write` (concurrent runs see a
 whole entry or none). An entry is used only if it parses, has this format's version, and
