@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.cli import Run, runner
 from tests.support.index_server import IndexServer
+from tests.support.registry import default_cache
 from tests.support.throwaway_sigstore import ThrowawaySigstore
 from tests.support.venvs import (
     PIP_NEWEST,
@@ -157,6 +158,13 @@ def fresh_venv(tmp_path: Path, wheelhouse: Path) -> Callable[..., Venv]:
         return fresh_install(tmp_path / f"fresh{count}", wheelhouse, pip_version, home)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def registry_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One pip cache for every test of a run that installs from the package registry
+    (tests/support/registry.py)."""
+    return default_cache(tmp_path_factory.mktemp("registry-pip-cache"))
 
 
 @pytest.fixture

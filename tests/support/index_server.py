@@ -148,6 +148,25 @@ def _parse_filename(filename: str) -> tuple[NormalizedName, Version]:
     return name, version
 
 
+_ARCHIVES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz")
+_ARCHIVES += (".tar.lz", ".tar.lzma", ".zip", ".whl")
+
+
+def _pip_style(filename: str, project: str) -> tuple[NormalizedName, Version]:
+    """``project`` and the version that follows its name in ``filename``, as pip's index
+    reader finds it (a wheel's version is its second dash-separated part)."""
+    name = canonicalize_name(project)
+    stem = next((filename[: -len(e)] for e in _ARCHIVES if filename.endswith(e)), None)
+    if stem is None:
+        raise ValueError(f"not an archive pip accepts: {filename}")
+    if filename.endswith(".whl"):
+        return name, Version(stem.split("-")[1].replace("_", "-"))
+    for i, char in enumerate(stem):
+        if char == "-" and canonicalize_name(stem[:i]) == name:
+            return name, Version(stem[i + 1 :])
+    raise ValueError(f"{filename} does not name {project}")
+
+
 def _wheel_metadata(data: bytes, filename: str) -> bytes:
     name, version, _, _ = parse_wheel_filename(filename)
     info = f"{name.replace('-', '_')}-{version}.dist-info/METADATA"
@@ -246,6 +265,9 @@ class _Handler(BaseHTTPRequestHandler):
         index = self.server.index
         path = unquote(urlsplit(self.path).path)
         index._log(self.command, self.path, dict(self.headers.items()))
+        if index.latency and index._closing.wait(index.latency):
+            self.close_connection = True
+            return
         fault = index._take_fault(path)
         if fault is not None and fault.delay and index._closing.wait(fault.delay):
             self.close_connection = True
@@ -373,14 +395,22 @@ class IndexServer:
     """
 
     def __init__(
-        self, *, formats: Iterable[Format] = ("json", "html"), pypi_caching: bool = False
+        self,
+        *,
+        formats: Iterable[Format] = ("json", "html"),
+        pypi_caching: bool = False,
+        latency: float = 0.0,
     ) -> None:
         """``pypi_caching``: send the caching headers PyPI sends (pages and provenance fresh
         for 10 minutes, files for ever, an ETag on pages and a 304 to a matching
         ``If-None-Match``), so that HTTP caches behave as they do against PyPI. Off by
-        default: most tests want every request to reach the server."""
+        default: most tests want every request to reach the server.
+
+        ``latency``: seconds every response waits before it starts (a CI runner talking to
+        a CDN), on top of any fault's own delay."""
         self.formats: set[Format] = set(formats)
         self.pypi_caching = pypi_caching
+        self.latency = latency
         self._lock = threading.Lock()
         self._files: dict[str, _File] = {}
         self._faults: dict[str, _FaultSlot] = {}
@@ -452,8 +482,16 @@ class IndexServer:
         requires_python: str | None = None,
         yanked: bool | str = False,
         metadata: bool = False,
+        project: str | None = None,
+        filename: str | None = None,
     ) -> None:
         """Serve ``path`` (read now) under its project. Adding the same name again swaps it.
+
+        ``filename``: serve the bytes under this name instead of the file's own (a renamed
+        archive, say ``NAME-1.0.tgz``). ``project``: list the file on this project's page
+        instead of the one its name parses to with packaging (for names only pip parses:
+        ``.tgz``, ``NAME-1.0-1.tar.gz``, legacy wheel names); its version is then read the
+        way pip reads it, from what follows ``PROJECT-`` in the name.
 
         ``provenance`` is served as given (bytes) or as JSON (a dict). The project page
         advertises ``<url>/provenance/<filename>``, or ``provenance_url`` verbatim (any JSON
@@ -461,8 +499,11 @@ class IndexServer:
         ``advertise_provenance`` is False (a mirror that strips it). ``metadata=True``
         serves and advertises the wheel's core metadata (PEP 658/714).
         """
-        filename = path.name
-        project, version = _parse_filename(filename)
+        filename = filename or path.name
+        if project is None:
+            project, version = _parse_filename(filename)
+        else:
+            project, version = _pip_style(filename, project)
         data = path.read_bytes()
         if isinstance(provenance, dict):
             provenance = json.dumps(provenance).encode()
