@@ -148,8 +148,10 @@ def _parse_filename(filename: str) -> tuple[NormalizedName, Version]:
     return name, version
 
 
-_ARCHIVES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz")
-_ARCHIVES += (".tar.lz", ".tar.lzma", ".zip", ".whl")
+_ARCHIVES = (
+    *(".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz"),
+    *(".tar.lz", ".tar.lzma", ".zip", ".whl"),
+)
 
 
 def _pip_style(filename: str, project: str) -> tuple[NormalizedName, Version]:
