@@ -61,7 +61,7 @@ Other bytes at the same URL are another file's entry: a miss, fetched and verifi
 usual.
 
 **Run records** (``verified/runs/``). Whether the last run of the same command found every
-file already verified (``pip_attest._process.RunMemo``): only a guess about whether to start
+file already verified (``pip_attest._memo.RunMemo``): only a guess about whether to start
 the verification helper before pip resolves, never an answer about a file.
 
 ``PIP_ATTEST_NO_CACHE=1`` turns all of this off (no reads, no writes). Delete the
@@ -84,15 +84,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pip_attest._fileio import atomic_write, read_regular
+from pip_attest import _dirs, _env
+from pip_attest._fileio import atomic_write, key_digest, read_regular
 from pip_attest._identity import Identity, identity_from_publisher
 from pip_attest._model import Artifact
-from pip_attest._process import cache_dir, cache_enabled
-from pip_attest._process import digest_fields as _digest
-from pip_attest._process import read_entry as _read_entry
 from pip_attest._provenance import MAX_FRESH_SECONDS
 
-NO_CACHE = "PIP_ATTEST_NO_CACHE"
+MAX_ENTRY_BYTES = 64 * 1024  # a real entry is a few hundred bytes
 # 2: one entry per file (1 had separate entries for evidence and for freshness).
 # 3: the key names the project and version pip installs the file as.
 FORMAT_VERSION = 3
@@ -234,11 +232,11 @@ def enabled(env: Mapping[str, str] | None = None) -> bool:
 
     A value we cannot read also turns the cache off: verifying is always the safe reading.
     """
-    return cache_enabled(os.environ if env is None else env)
+    return _env.cache_enabled(os.environ if env is None else env)
 
 
 def default_dir() -> Path:
-    return cache_dir()
+    return _dirs.verified_dir()
 
 
 MAC_KEY_NAME = "cache-key"
@@ -247,11 +245,7 @@ MAC_KEY_NAME = "cache-key"
 def mac_key(folder: Path | None = None) -> bytes | None:
     """The key entries are authenticated with, made on first use; None when it can be
     neither read nor made (then nothing is cached: only speed is lost)."""
-    if folder is None:
-        import platformdirs
-
-        folder = platformdirs.user_data_path("pip-attest")
-    path = folder / MAC_KEY_NAME
+    path = (folder or _dirs.data_dir()) / MAC_KEY_NAME
     for _ in range(2):
         data = read_regular(path, 64)
         if data is not None:
@@ -346,7 +340,7 @@ class VerificationCache:
         return Path(self._path(key))
 
     def _path(self, key: CacheKey | FreshKey) -> str:
-        digest = _digest(
+        digest = key_digest(
             key.filename,
             key.project,
             key.version,
@@ -420,7 +414,7 @@ class VerificationCache:
 
     def _load(self, key: CacheKey | FreshKey) -> dict[str, Any] | None:
         """The entry filed for this file, if it is one of ours and repeats the file's key."""
-        data = _read_entry(self._path(key))
+        data = read_regular(self._path(key), MAX_ENTRY_BYTES)
         if data is None:
             return None
         try:

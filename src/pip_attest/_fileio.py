@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import itertools
 import os
 import stat
@@ -80,6 +81,14 @@ def read_regular_file(path: str | Path, limit: int) -> bytes:
     if size > limit:
         raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
     return b"".join(chunks)
+
+
+def key_digest(*fields: str) -> str:
+    """The sha256 of some text fields, to name a file after them. Two keys that share a
+    digest (they cannot, short of a sha256 collision or a NUL inside a field) only share a
+    file: readers of such files compare the whole key stored inside."""
+    text = "\0".join(fields)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def read_regular(path: str | Path, limit: int) -> bytes | None:

@@ -27,7 +27,7 @@ from packaging.utils import canonicalize_name
 
 from pip_attest._errors import Error, UsageError
 from pip_attest._identity import Identity, identity_from_publisher
-from pip_attest._model import FileResult, Status
+from pip_attest._toml import parse_toml, read_toml
 
 LOCK_NAME = re.compile(r"^pylock\.([^.]+\.)?toml$")
 PIP_LOCK_SINCE = (25, 1)
@@ -65,8 +65,6 @@ def is_lock_path(path: str) -> bool:
 def read_lock(path: Path) -> list[LockedPackage]:
     """Parse and validate a pylock.toml. Raises a :class:`UsageError` with one line."""
     from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
-
-    from pip_attest._config import read_toml
 
     doc = read_toml(path, "lock file")
     try:
@@ -274,8 +272,6 @@ def validate_text(text: str) -> None:
     """What we write must read back as a valid lock (packaging.pylock)."""
     from packaging.pylock import Pylock
 
-    from pip_attest._config import parse_toml
-
     Pylock.from_dict(parse_toml(text))
 
 
@@ -286,11 +282,3 @@ def index_base(page_url: str | None, name: str) -> str | None:
     stripped = page_url.rstrip("/")
     head, _, last = stripped.rpartition("/")
     return f"{head}/" if canonicalize_name(unquote(last)) == name else None
-
-
-def identities_for(results: Iterable[FileResult]) -> tuple[Identity, ...]:
-    seen: list[Identity] = []
-    for r in results:
-        if r.status is Status.VERIFIED:
-            seen.extend(i for i in r.identities if i not in seen)
-    return tuple(seen)

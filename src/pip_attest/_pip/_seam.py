@@ -39,24 +39,28 @@ import inspect
 import os
 import shutil
 import stat
-import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from pip_attest._check import Candidate, Checker, append_results, read_results
-from pip_attest._config import ALLOW_UNTESTED_PIP, PARENT_PID, RESULTS_FILE, Settings, env_flag
+from pip_attest import _env
+from pip_attest._candidate import Candidate
+from pip_attest._check import Checker
+from pip_attest._config import Settings, env_flag
 from pip_attest._errors import PipSeamError
 from pip_attest._model import FileResult, Origin, Status, sha256_file
 from pip_attest._names import name_problem, parse_version
+from pip_attest._notify import warn
 from pip_attest._pip import _guard
 from pip_attest._pip._ledger import Copy, Entry, Ledger, refusal
 from pip_attest._pip._reqs import Seen, archive_sha256, installs_file
+from pip_attest._policy import Policy
 from pip_attest._provenance import Advert
+from pip_attest._results import append_results, read_results
 from pip_attest._store import BuiltWheels
 
 MIN_PIP = Version("23.3")
@@ -72,6 +76,7 @@ class _State:
 
     def __init__(self) -> None:
         self.settings: Settings | None = None
+        self.policy: Policy | None = None
         self.checker: Checker | None = None
         self.session: Any = None
         self.adverts: dict[str, Advert] = {}
@@ -81,7 +86,8 @@ class _State:
         # before pip goes on with it, wheels included.
         self.synchronous = False
         self.results_file: Path | None = None
-        self.report_at_gate = False
+        # The enforcement hook's top process shows each file's result at the gate.
+        self.on_gate: Callable[[list[dict[str, Any]]], None] | None = None
         self.reported = 0
         self.dry_run = False
         # What pip resolved, and what passed the gate: the sets the first install checks.
@@ -115,7 +121,7 @@ def check_version() -> Version:
     version = pip_version()
     if MIN_PIP <= version < MAX_PIP_EXCLUSIVE:
         return version
-    if version >= MAX_PIP_EXCLUSIVE and env_flag(ALLOW_UNTESTED_PIP):
+    if version >= MAX_PIP_EXCLUSIVE and env_flag(_env.ALLOW_UNTESTED_PIP):
         return version
     raise PipSeamError(
         f"pip {version} is not supported: pip-attest guards pip {SUPPORTED_RANGE}. "
@@ -133,7 +139,7 @@ def refuse_unguardable(args: Iterable[str], env: dict[str, str] | os._Environ[st
         )
 
 
-def install(settings: Settings, *, report_at_gate: bool) -> None:
+def install(settings: Settings, *, on_gate: Callable[[list[dict[str, Any]]], None] | None) -> None:
     """Patch pip. Idempotent: a second call only refreshes the settings."""
     version = check_version()
     try:
@@ -148,15 +154,16 @@ def install(settings: Settings, *, report_at_gate: bool) -> None:
         raise PipSeamError(f"cannot import pip's internals: {err}") from err
     _check_shape(prepare, Link, wheel_builder, cache, resolver, main_parser)
     STATE.settings = settings
-    STATE.report_at_gate = report_at_gate
+    STATE.policy = Policy(settings)  # reads the lock, if any: before pip starts
+    STATE.on_gate = on_gate
     STATE.ledger.legacy_wheels = version < STRICT_WHEEL_NAMES
     if settings.results_file is None:
         # The top pip process of a run: children (build-dependency installs) append here.
         fd, name = tempfile.mkstemp(prefix="pip-attest-", suffix=".jsonl")
         os.close(fd)
         STATE.results_file = Path(name)
-        os.environ[RESULTS_FILE] = name
-        os.environ[PARENT_PID] = str(os.getpid())
+        os.environ[_env.RESULTS_FILE] = name
+        os.environ[_env.PARENT_PID] = str(os.getpid())
     else:
         STATE.results_file = settings.results_file
     if getattr(prepare._get_prepared_distribution, _MARK, False):
@@ -245,7 +252,7 @@ def _refusal_type(base: type[Exception]) -> type[Exception]:
 
 
 def _refuse(refused: type[Exception]) -> NoReturn:
-    _collect()
+    collect()
     raise refused(_refusal_message(STATE.blocking()))
 
 
@@ -291,7 +298,7 @@ def _prepare(req: Any, refused: type[Exception]) -> tuple[Entry, tuple[str, str,
         return known, seen.key
     candidate = ledger.candidate(seen, STATE.adverts, _vouched)
     entry = ledger.add(seen, candidate)
-    checker = _checker()
+    run_checker = checker()
     if (
         not STATE.synchronous
         and getattr(req.link, "is_wheel", False)
@@ -299,9 +306,9 @@ def _prepare(req: Any, refused: type[Exception]) -> tuple[Entry, tuple[str, str,
         and candidate.sha256
         and not candidate.problem
     ):
-        entry.pending = checker.submit(candidate)
+        entry.pending = run_checker.submit(candidate)
         return entry, seen.key
-    entry.result = checker.check(candidate)
+    entry.result = run_checker.check(candidate)
     if entry.result.blocking or candidate.project:
         _record(entry.result)
     # else: a requirement pip names only once it is built; judged under that name in _bind
@@ -327,7 +334,7 @@ def _bind(entry: Entry, key: tuple[str, str, str | None], dist: Any, refused: An
         named = candidate._replace(project=name, version=version, problem=problem)
         entry.candidate = named
         STATE.ledger.rekey(entry, key, (name, key[1], key[2]))
-        entry.result = _checker().check(named)
+        entry.result = checker().check(named)
         _record(entry.result)
         if entry.result.blocking:
             _refuse(refused)
@@ -345,14 +352,15 @@ def _bind(entry: Entry, key: tuple[str, str, str | None], dist: Any, refused: An
         )
 
 
-def _checker() -> Checker:
+def checker(settings: Settings | None = None) -> Checker:
+    """The run's checker, made at the first file that needs one."""
     if STATE.checker is None:
-        settings = STATE.settings or Settings.from_env()
-        STATE.checker = Checker(settings, STATE.session, helper=True)
+        settings = settings or STATE.settings or Settings.from_env()
+        STATE.checker = Checker(settings, STATE.session, helper=True, policy=STATE.policy)
     return STATE.checker
 
 
-def _collect() -> None:
+def collect() -> None:
     """Wait for the wheels checked in the background and record their results, in the
     order pip prepared them."""
     for entry in list(STATE.ledger.entries.values()):
@@ -360,14 +368,14 @@ def _collect() -> None:
         if pending is None:
             continue
         entry.pending = None
-        entry.result = _checker().conclude(entry.candidate, pending.result())
+        entry.result = checker().conclude(entry.candidate, pending.result())
         _record(entry.result)
 
 
 def _record(result: FileResult) -> None:
     STATE.results.append(result)
     if STATE.results_file is not None:
-        parent = os.environ.get(PARENT_PID)
+        parent = os.environ.get(_env.PARENT_PID)
         child = parent is not None and parent != str(os.getpid())
         origin = Origin.BUILD_DEPENDENCY if child else None
         append_results(STATE.results_file, [result], origin=origin)
@@ -456,7 +464,7 @@ def _note_built(req: Any, wheel: str) -> None:
         if source and not entry.candidate.tree:
             _built_store().add(source, sha256_file(Path(wheel)))
     except Exception as err:
-        _notice(f"could not record the wheel built from {getattr(req, 'name', req)}: {err}")
+        warn(f"could not record the wheel built from {getattr(req, 'name', req)}: {err}")
 
 
 def _wrap_cache(wheel_cache: Any) -> None:
@@ -467,7 +475,7 @@ def _wrap_cache(wheel_cache: Any) -> None:
         entry = original(self, link, *args, **kwargs)
         if entry is None or _trusted_cache_entry(link, entry):
             return entry
-        _notice(
+        warn(
             f"not using pip's cached wheel {getattr(entry.link, 'filename', '?')}: nothing on "
             "record says pip-attest checked the source it was built from; building it again"
         )
@@ -541,12 +549,11 @@ def _wrap_preparer(preparer: Any, refused: type[Exception]) -> None:
 def _gate(reqs: list[Any], refused: type[Exception]) -> None:
     """After every download and before any build or install: every file pip will install
     was seen, checked, and is what its verdict is about."""
-    _collect()
+    collect()
     for problem in STATE.ledger.problems(reqs):
         _record(problem)
     STATE.gated = reqs
-    if STATE.report_at_gate:
-        _report_new()
+    _report_new()
     if STATE.blocking():
         raise refused(_refusal_message(STATE.blocking()))
     if not STATE.dry_run:
@@ -567,7 +574,7 @@ def _wrap_install(req_cls: Any, refused: type[Exception]) -> None:
 
     @functools.wraps(original)
     def install(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _collect()
+        collect()
         if not STATE.installing:
             STATE.installing = True
             whole = STATE.gated if STATE.gated is not None else STATE.resolved or []
@@ -607,7 +614,7 @@ def _judge_dry_run(reqs: list[Any], refused: type[Exception]) -> None:
     """A dry run answers "would this install?": judge what pip would install, as soon as it
     knows. Files pip has only the metadata of (PEP 658) are checked against the sha256 the
     index gives for them."""
-    _collect()
+    collect()
     ledger = STATE.ledger
     for req in reqs:
         if not installs_file(req) or ledger.lookup(req) is not None:
@@ -629,12 +636,11 @@ def _judge_dry_run(reqs: list[Any], refused: type[Exception]) -> None:
             )
             continue
         entry = ledger.add(seen, _index_candidate(seen))
-        entry.result = _checker().check(entry.candidate)
+        entry.result = checker().check(entry.candidate)
         _record(entry.result)
     for problem in ledger.problems(reqs):
         _record(problem)
-    if STATE.report_at_gate:
-        _report_new()
+    _report_new()
     if STATE.blocking():
         raise refused(_refusal_message(STATE.blocking()))
 
@@ -675,7 +681,7 @@ def _prefetch(reqs: list[Any]) -> None:
                 continue
             candidate = _early(req)
             if candidate is not None:
-                _checker().prefetch(candidate)
+                checker().prefetch(candidate)
 
 
 def _speculate(req: Any) -> None:
@@ -685,7 +691,7 @@ def _speculate(req: Any) -> None:
     with contextlib.suppress(Exception):
         candidate = _early(req)
         if candidate is not None and candidate.sha256:
-            _checker().speculate(candidate)
+            checker().speculate(candidate)
 
 
 # -- provenance adverts on index pages -----------------------------------------------------
@@ -732,21 +738,14 @@ def _remember(link: Any, provenance: str | None, page_url: str) -> None:
 
 
 def _report_new() -> None:
-    from pip_attest._report import render_text
-
-    if STATE.results_file is None:
+    """Hand the results recorded since the last report to whoever shows them."""
+    if STATE.on_gate is None or STATE.results_file is None:
         return
     records = read_results(STATE.results_file)
     new = records[STATE.reported :]
     STATE.reported = len(records)
     if new:
-        sys.stderr.write(render_text(new, installed=None))
-        sys.stderr.flush()
-
-
-def _notice(message: str) -> None:
-    sys.stderr.write(f"pip-attest: {message}\n")
-    sys.stderr.flush()
+        STATE.on_gate(new)
 
 
 def _refusal_message(blocking: list[FileResult]) -> str:
