@@ -100,9 +100,7 @@ def _modules() -> dict[str, Path]:
 def _layer_of(module: str) -> int:
     for number, (_, members) in enumerate(LAYERS):
         for member in members:
-            if member == module or (
-                member.endswith(".*") and module.startswith(member[:-1])
-            ):
+            if member == module or (member.endswith(".*") and module.startswith(member[:-1])):
                 return number
     raise AssertionError(f"{module} is in no layer: add it to tests/test_layers.py")
 

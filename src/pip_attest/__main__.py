@@ -6,13 +6,15 @@ from __future__ import annotations
 import atexit
 import os
 import sys
+import threading
 from typing import NoReturn
 
 from pip_attest import _env
 
 
 def run() -> NoReturn:
-    """The ``pip-attest`` command."""
+    """The ``pip-attest`` command. The verification helper starts before the rest of
+    pip-attest (and pip) is imported: it loads sigstore on another core meanwhile."""
     from pip_attest._spawn import start_early_helper
 
     argv = sys.argv[1:]
@@ -34,8 +36,6 @@ def _leave(code: int) -> NoReturn:
     or when a stream cannot be flushed (so that Python reports a closed pipe as it always
     does).
     """
-    import threading
-
     run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
     waited_for = [
         t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon

@@ -84,7 +84,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pip_attest import _dirs, _env
+from pip_attest import __version__, _dirs, _env
 from pip_attest._fileio import atomic_write, key_digest, read_regular
 from pip_attest._identity import Identity, identity_from_publisher
 from pip_attest._model import Artifact
@@ -288,8 +288,6 @@ def sha256_bytes(data: bytes) -> str:
 def verifier_version() -> str:
     """The versions of everything that decides whether an attestation verifies, read from
     the installed distributions' metadata so that sigstore itself is not imported."""
-    from pip_attest import __version__
-
     return "; ".join(
         [
             f"pip-attest {__version__}",

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pip_attest._cache import EntryOrder
 from pip_attest._errors import Error, TrustError
 from pip_attest._identity import Identity
 from pip_attest._model import Artifact
@@ -121,8 +122,6 @@ def _file_entry(
 ) -> None:
     """Write the cache entry a request asked for, for a file just proved. An order we
     cannot read is ignored: it only costs a later run a verification."""
-    from pip_attest._cache import EntryOrder
-
     order = EntryOrder.from_json(record)
     if order is not None:
         order.file(artifact, body, identities, root_sha256)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pip_attest import _env
-from pip_attest._fileio import key_digest, read_regular
+from pip_attest._fileio import atomic_write, key_digest, read_regular
 
 MAX_REQUIREMENTS_BYTES = 4 * 1024 * 1024  # read of a requirements file
 MAX_MEMO_BYTES = 64 * 1024
@@ -71,8 +71,6 @@ class RunMemo:
         self.record(pip_exit_code == 0 and all(r.get("status") in done for r in records), now)
 
     def record(self, all_cached: bool, now: float) -> None:
-        from pip_attest._fileio import atomic_write
-
         doc = {"format": MEMO_FORMAT, "all_cached": all_cached, "stored": now}
         with contextlib.suppress(OSError):  # a read-only cache only costs speed
             atomic_write(self.path, json.dumps(doc).encode(), mode=0o600, durable=False)

@@ -25,11 +25,13 @@ from typing import TYPE_CHECKING
 from pip_attest import _cache
 from pip_attest._background import Background, Pending
 from pip_attest._errors import TrustError
+from pip_attest._helper import WorkerClient
 from pip_attest._identity import Identity
 from pip_attest._model import Artifact
+from pip_attest._spawn import take_early_helper
+from pip_attest._trust import ensure_root
 
 if TYPE_CHECKING:
-    from pip_attest._helper import WorkerClient
     from pip_attest._verify import AttestationVerifier
 
 # (provenance URL, fresh until, now): the index lets its answer be reused until then.
@@ -103,8 +105,6 @@ class Prover:
             return None, ""
         with self._lock:
             if self._root_sha256 is None:
-                from pip_attest._trust import ensure_root
-
                 self._root_sha256 = _digest(ensure_root(self._trust_root))
                 self._verifier_version = _cache.verifier_version()
             return self._root_sha256, self._verifier_version
@@ -145,7 +145,7 @@ class Prover:
                 )
             return client.verify(artifact, body, record=record), record is not None
         verifier = self.verifier()
-        from pip_attest._verify import parse_provenance
+        from pip_attest._verify import parse_provenance  # sigstore: only when verifying here
 
         attestations = parse_provenance(body)
         with self._verify_lock:  # GIL-bound anyway; one at a time keeps sigstore simple
@@ -155,7 +155,7 @@ class Prover:
         """The in-process verifier, built once (this imports sigstore)."""
         with self._verify_lock:
             if self._verifier is None:
-                from pip_attest._trust import ensure_root
+                # Imports sigstore: only a run that verifies in this process pays for it.
                 from pip_attest._verify import AttestationVerifier
 
                 path = ensure_root(self._trust_root)
@@ -169,9 +169,6 @@ class Prover:
         there is one, else a new one; it loads sigstore on another core."""
         with self._verify_lock:
             if self._helper is None:
-                from pip_attest._helper import WorkerClient
-                from pip_attest._spawn import take_early_helper
-
                 started = take_early_helper(self._trust_root)
                 self._helper = WorkerClient(self._trust_root, started=started)
                 self._helper.start()

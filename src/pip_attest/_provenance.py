@@ -367,7 +367,7 @@ def fresh_until(headers: Mapping[str, str], now: float) -> float:
     age = _seconds(headers.get("Age")) or 0
     date = now
     if headers.get("Date"):
-        import datetime
+        import datetime  # email.utils costs milliseconds to import: only for a Date header
         import email.utils
 
         try:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from pip_attest import _env
+from pip_attest._dirs import verified_dir
 from pip_attest._memo import RunMemo
 
 # The commands that run pip, and so may need the helper.
@@ -67,7 +68,7 @@ def spawn_helper(trust_root: Path | None) -> tuple[subprocess.Popen[bytes], IO[b
     ``python -X importtime`` the helper reports its imports too, on our stderr, so that the
     listing stays true for the whole run. Raises OSError when it cannot be started.
     """
-    import tempfile
+    import tempfile  # tempfile costs milliseconds (random): only when a helper starts
 
     flags = ["-I", "-S"]
     stderr: IO[bytes] | None = None
@@ -109,8 +110,6 @@ def start_early_helper(argv: Sequence[str], env: Mapping[str, str] | None = None
         return
     try:
         if _env.cache_enabled(env):
-            from pip_attest._dirs import verified_dir
-
             memo = RunMemo(verified_dir(), argv, env)
             _MEMO.append(memo)
             if memo.expects_hits(time.time()):

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from pip_attest._dirs import data_dir
 from pip_attest._errors import Error
 from pip_attest._fileio import atomic_write, locked, read_regular
 from pip_attest._identity import Identity, identity_from_publisher
@@ -86,9 +87,7 @@ class Record(NamedTuple):
 
 
 def default_dir() -> Path:
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("pip-attest", appauthor=False)) / "first-seen"
+    return data_dir() / "first-seen"
 
 
 def _now() -> str:

@@ -11,6 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+
 from pip_attest._errors import UsageError
 from pip_attest._fileio import read_regular_file
 
@@ -21,10 +26,6 @@ MAX_TOML_BYTES = 16 * 1024 * 1024
 
 def parse_toml(text: str) -> dict[str, Any]:
     """TOML text as a dict. Raises ValueError (bad TOML) or RecursionError (deep nesting)."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
     doc: dict[str, Any] = tomllib.loads(text)
     return doc
 

@@ -47,6 +47,7 @@ from pip_attest._identity import (
 )
 from pip_attest._model import Artifact
 from pip_attest._names import parse_any, parse_version, same_file
+from pip_attest._provenance import MAX_PROVENANCE_BYTES
 
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 INTOTO_STATEMENT_V1 = "https://in-toto.io/Statement/v1"
@@ -86,8 +87,6 @@ def read_provenance_file(path: Path) -> bytes:
     opening a FIFO for reading would wait for a writer forever: the file is opened
     non-blocking and must be a regular file.
     """
-    from pip_attest._provenance import MAX_PROVENANCE_BYTES
-
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as err:
@@ -117,8 +116,6 @@ def read_provenance_file(path: Path) -> bytes:
 
 def parse_provenance(data: bytes, *, allow_bare: bool = False) -> Attestations:
     """Strictly parse a PEP 740 provenance object. Raises :class:`VerificationError`."""
-    from pip_attest._provenance import MAX_PROVENANCE_BYTES
-
     if len(data) > MAX_PROVENANCE_BYTES:
         raise VerificationError(
             f"provenance is {len(data)} bytes, over the {MAX_PROVENANCE_BYTES}-byte limit"

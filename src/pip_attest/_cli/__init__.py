@@ -21,6 +21,8 @@ from pip_attest._cli._common import (
     warning,
 )
 from pip_attest._errors import Error, PipSeamError, TrustError, UsageError
+from pip_attest._identity import parse_identity
+from pip_attest._names import parse_any
 from pip_attest._notify import set_sink
 
 __all__ = ["main", "split_install_args"]
@@ -102,9 +104,6 @@ def _env_from_args(args: argparse.Namespace) -> None:
     if getattr(args, "output", None):
         os.environ[_env.OUTPUT] = args.output
     if getattr(args, "publisher", None) and args.command == "verify":
-        from pip_attest._identity import parse_identity
-        from pip_attest._names import parse_any
-
         parse_identity(args.publisher)
         pins = []
         for f in args.files:

@@ -21,6 +21,7 @@ from typing import TextIO
 from pip_attest import _env
 from pip_attest._config import Settings
 from pip_attest._errors import Error, UsageError
+from pip_attest._trust import describe, ensure_root
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_PIP, EXIT_REPORT = 0, 1, 2, 3, 4
 
@@ -127,8 +128,6 @@ def check_output(output: Path | None) -> None:
 
 
 def warn_stale_root(settings: Settings) -> Path:
-    from pip_attest._trust import describe, ensure_root
-
     path = ensure_root(settings.trust_root)
     try:
         info = describe(path)

@@ -18,6 +18,10 @@ from pip_attest._cli._common import (
     warn_stale_root,
 )
 from pip_attest._config import Settings
+from pip_attest._locking import translate_lock_requirements
+from pip_attest._pip._run import close_run, guarded
+from pip_attest._report import render_json, render_text
+from pip_attest._spawn import run_memo
 
 INSTALL_HELP = """\
 usage: pip-attest install [pip-attest options] <anything pip install takes>
@@ -57,11 +61,6 @@ def cmd_install(argv: Sequence[str]) -> int:
         return EXIT_OK
     ours, pip_args = split_install_args(argv)
     apply_to_env(ours)
-    from pip_attest._locking import translate_lock_requirements
-    from pip_attest._pip._run import close_run, guarded
-    from pip_attest._report import render_json, render_text
-    from pip_attest._spawn import run_memo
-
     fmt, output = output_format()
     check_output(output)
     try:

@@ -23,7 +23,12 @@ from pip_attest._cli._common import (
 )
 from pip_attest._config import Settings
 from pip_attest._errors import UsageError
+from pip_attest._fileio import atomic_write
 from pip_attest._lock import LOCK_NAME, LockedPackage, render_lock, validate_text
+from pip_attest._locking import resolve_and_verify
+from pip_attest._pip._run import close_run
+from pip_attest._report import render_json, render_text
+from pip_attest._spawn import run_memo
 
 LOCK_HELP = """\
 usage: pip-attest lock [options] [REQUIREMENT...] [-r FILE...] [pip index options]
@@ -89,10 +94,6 @@ def cmd_lock(argv: Sequence[str]) -> int:
     ours, pip_args = split_install_args(rest)
     apply_to_env(ours)
     pip_args += [f".[{','.join(extras)}]"] if extras else []
-    from pip_attest._locking import resolve_and_verify
-    from pip_attest._pip._run import close_run
-    from pip_attest._spawn import run_memo
-
     if out.exists():  # its identities are the expected publishers
         os.environ[_env.LOCK] = str(out.resolve())
     fmt, output = output_format()
@@ -111,8 +112,6 @@ def cmd_lock(argv: Sequence[str]) -> int:
     old = out.read_text(encoding="utf-8") if out.exists() else None
     changed = bool(text) and text != old
     code, outcome = _outcome(mode, refused, run.rc, changed)
-    from pip_attest._report import render_json, render_text
-
     sys.stderr.write(render_text(run.records, installed=None))
     _tell(out, mode, refused, run.rc, changed, code, old, text, run.packages)
     if fmt != "json":
@@ -151,8 +150,6 @@ def _tell(
     packages: list[LockedPackage],
 ) -> None:
     """Say what happened to the lock file, and write it when that is the job."""
-    from pip_attest._fileio import atomic_write
-
     if refused:
         if rc == 0:  # found after pip resolved: pip printed nothing about them
             for r in refused:

@@ -9,15 +9,15 @@ import sysconfig
 from pathlib import Path
 from typing import Any
 
-from pip_attest import _env
+from pip_attest import _env, _trust
 from pip_attest._cli._common import EXIT_OK, EXIT_USAGE
 from pip_attest._cli._policy import policy_summary
 from pip_attest._config import Settings, env_flag
 from pip_attest._errors import Error
+from pip_attest._pip._seam import SUPPORTED_RANGE, check_version, pip_version
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from pip_attest._pip._seam import SUPPORTED_RANGE, check_version, pip_version
 
     purelib = Path(sysconfig.get_paths()["purelib"])
     hook = purelib / "pip_attest_hook.pth"
@@ -30,8 +30,6 @@ def cmd_status(args: argparse.Namespace) -> int:
         supported = False
     settings = Settings.from_env()
     enforce = env_flag(_env.ENFORCE)
-    from pip_attest import _trust
-
     try:
         info = _trust.describe(_trust.ensure_root(settings.trust_root))
         age = info.age()

@@ -11,7 +11,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from pip_attest import _env
+from pip_attest import _env, _trust
 from pip_attest._cli._common import EXIT_OK, days
 from pip_attest._config import Settings
 from pip_attest._errors import UsageError
@@ -20,8 +20,6 @@ from pip_attest._store import FirstSeenStore, Record, StoreError
 
 
 def cmd_trust(args: argparse.Namespace) -> int:
-    from pip_attest import _trust
-
     if args.trust_command in ("list", "forget", "accept"):
         commands = {"list": _trust_list, "forget": _trust_forget, "accept": _trust_accept}
         return commands[args.trust_command](args)

@@ -7,19 +7,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pip_attest._check import Candidate, Checker
 from pip_attest._cli._common import EXIT_OK, EXIT_REFUSED, emit, output_format, warn_stale_root
 from pip_attest._config import Settings
 from pip_attest._errors import Error, UsageError
+from pip_attest._model import Artifact, Origin, Status, sha256_file
+from pip_attest._names import parse_any
+from pip_attest._policy import Evidence, EvidenceKind
+from pip_attest._report import render_json, render_text
+from pip_attest._verify import AttestationVerifier, parse_provenance, read_provenance_file
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from pip_attest._check import Candidate, Checker
-    from pip_attest._model import Artifact, Origin, Status, sha256_file
-    from pip_attest._names import parse_any
-    from pip_attest._policy import Evidence, EvidenceKind
-    from pip_attest._report import render_json, render_text
-    from pip_attest._verify import AttestationVerifier, parse_provenance, read_provenance_file
-
     files = [Path(f) for f in args.files]
     if args.provenance and len(files) != 1:
         raise UsageError("--provenance goes with exactly one FILE")

@@ -22,6 +22,7 @@ from pip_attest._model import FileResult
 from pip_attest._pip import _seam
 from pip_attest._provenance import Advert, HttpSession
 from pip_attest._results import read_results
+from pip_attest._spawn import discard_early_helper
 
 
 class PipRun(NamedTuple):
@@ -79,6 +80,7 @@ def run_pip(command: str, pip_args: list[str], settings: Settings, *, quiet_stdo
     """
     _seam.reset()
     _seam.install(settings, on_gate=None)
+    # pip's own modules load when a run starts, not when pip-attest does.
     from pip._internal.cli.main import main as pip_main
     from pip._internal.commands import install as install_command
 
@@ -107,8 +109,6 @@ def seen(settings: Settings, session: HttpSession | None = None) -> Seen:
 def close_run() -> None:
     """Stop what a run started: its checker's verification helper, and an early one no
     checker took (pip_attest._spawn.start_early_helper)."""
-    from pip_attest._spawn import discard_early_helper
-
     discard_early_helper()
     if _seam.STATE.checker is not None:
         _seam.STATE.checker.close()

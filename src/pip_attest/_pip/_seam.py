@@ -60,6 +60,7 @@ from pip_attest._pip._ledger import Copy, Entry, Ledger, refusal
 from pip_attest._pip._reqs import Seen, archive_sha256, installs_file
 from pip_attest._policy import Policy
 from pip_attest._provenance import Advert
+from pip_attest._report import refusal_lines
 from pip_attest._results import append_results, read_results
 from pip_attest._store import BuiltWheels
 
@@ -142,7 +143,7 @@ def refuse_unguardable(args: Iterable[str], env: dict[str, str] | os._Environ[st
 def install(settings: Settings, *, on_gate: Callable[[list[dict[str, Any]]], None] | None) -> None:
     """Patch pip. Idempotent: a second call only refreshes the settings."""
     version = check_version()
-    try:
+    try:  # pip's internals: only when the seam goes in, and a failure is a refusal to run
         from pip._internal import cache, wheel_builder
         from pip._internal.cli import main_parser
         from pip._internal.exceptions import InstallationError
@@ -749,6 +750,4 @@ def _report_new() -> None:
 
 
 def _refusal_message(blocking: list[FileResult]) -> str:
-    from pip_attest._report import refusal_lines
-
     return "\n".join(refusal_lines(blocking, installed=STATE.installed))
