@@ -29,10 +29,11 @@ from pip_attest import _cache
 from pip_attest._check import Candidate, Checker
 from pip_attest._config import Settings
 from pip_attest._identity import Identity, parse_identity
-from pip_attest._model import Artifact, FileResult, Status
+from pip_attest._model import Artifact, FileResult, Origin, Status
+from pip_attest._names import parse_any
 from pip_attest._process import RunMemo
 from pip_attest._provenance import fresh_until
-from tests.support.packages import make_wheel
+from tests.support.packages import make_wheel, named
 from tests.support.throwaway_sigstore import ThrowawaySigstore, github
 
 IDENTITY = "github:cache-org/cachepkg/release.yml"
@@ -61,7 +62,10 @@ def ran(one: Checker, file: Candidate) -> FileResult:
 
 def candidate(path: Path, filename: str | None = None) -> Candidate:
     sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
-    return Candidate(filename or path.name, sha256, path.resolve().as_uri(), origin="local")
+    name = filename or path.name
+    named = parse_any(name)
+    assert named is not None, name
+    return Candidate(name, sha256, path.resolve().as_uri(), *named, origin=Origin.LOCAL)
 
 
 def entries() -> list[Path]:
@@ -261,7 +265,7 @@ def test_no_cache_values(value: str, on: bool) -> None:
 
 def test_identities_the_publisher_form_cannot_carry_are_not_cached(tmp_path: Path) -> None:
     cache = _cache.VerificationCache(tmp_path)
-    key = _cache.CacheKey("a-1.0-py3-none-any.whl", "0" * 64, "1" * 64, "2" * 64, "v")
+    key = _cache.CacheKey("a-1.0-py3-none-any.whl", "a", "1.0", "0" * 64, "1" * 64, "2" * 64, "v")
     oidc = Identity("OIDC", subject="someone@example.com", issuer="https://example.com")
 
     assert not cache.put(key, (oidc,))
@@ -426,7 +430,7 @@ def test_an_order_the_helper_cannot_read_costs_the_entry_not_the_answer(
         assert root is not None
         order = _cache.EntryOrder(_cache.default_dir(), root, version, ("u", float("inf"), 1.0))
         identities = mine._helper_client().verify(
-            Artifact(wheel.name, sha(wheel.read_bytes())),
+            Artifact(wheel.name, sha(wheel.read_bytes()), *named(wheel.name)),
             Path(f"{wheel}.provenance").read_bytes(),
             record=order,
         )
@@ -439,10 +443,11 @@ def test_an_entry_order_files_nothing_under_a_root_the_helper_did_not_use(
 ) -> None:
     order = _cache.EntryOrder(tmp_path / "verified", "a" * 64, "v")
     identity = (parse_identity(IDENTITY),)
-    assert not order.file("a-1.0-py3-none-any.whl", "0" * 64, b"{}", identity, "b" * 64)
+    artifact = Artifact("a-1.0-py3-none-any.whl", "0" * 64, "a", "1.0")
+    assert not order.file(artifact, b"{}", identity, "b" * 64)
     assert not (tmp_path / "verified").exists()
-    assert order.file("a-1.0-py3-none-any.whl", "0" * 64, b"{}", identity, "a" * 64)
-    key = _cache.CacheKey("a-1.0-py3-none-any.whl", "0" * 64, sha(b"{}"), "a" * 64, "v")
+    assert order.file(artifact, b"{}", identity, "a" * 64)
+    key = _cache.CacheKey(artifact.filename, "a", "1.0", "0" * 64, sha(b"{}"), "a" * 64, "v")
     assert _cache.VerificationCache(tmp_path / "verified").get(key) == identity
 
 
@@ -592,11 +597,13 @@ URL = "https://pypi.example/integrity/a/1.0/a-1.0-py3-none-any.whl/provenance"
 
 
 def fresh_key(file_sha256: str = "0" * 64, url: str = URL) -> _cache.FreshKey:
-    return _cache.FreshKey(url, "a-1.0-py3-none-any.whl", file_sha256, "2" * 64, "v")
+    return _cache.FreshKey(url, "a-1.0-py3-none-any.whl", "a", "1.0", file_sha256, "2" * 64, "v")
 
 
 def evidence_key(provenance_sha256: str = "1" * 64) -> _cache.CacheKey:
-    return _cache.CacheKey("a-1.0-py3-none-any.whl", "0" * 64, provenance_sha256, "2" * 64, "v")
+    return _cache.CacheKey(
+        "a-1.0-py3-none-any.whl", "a", "1.0", "0" * 64, provenance_sha256, "2" * 64, "v"
+    )
 
 
 def test_a_fresh_answer_is_only_for_the_same_bytes_and_only_while_fresh(tmp_path: Path) -> None:
@@ -710,7 +717,7 @@ def test_a_file_examined_ahead_is_answered_only_for_the_same_bytes(
 
 def test_a_fifo_in_the_cache_is_a_miss_not_a_hang(tmp_path: Path) -> None:
     cache = _cache.VerificationCache(tmp_path)
-    key = _cache.CacheKey("a-1.0-py3-none-any.whl", "0" * 64, "1" * 64, "2" * 64, "v")
+    key = _cache.CacheKey("a-1.0-py3-none-any.whl", "a", "1.0", "0" * 64, "1" * 64, "2" * 64, "v")
     cache.path(key).parent.mkdir(parents=True)
     os.mkfifo(cache.path(key))
     assert cache.get(key) is None
@@ -775,7 +782,7 @@ def test_a_helper_answering_out_of_order_fails_every_file(
     def ask(name: str) -> str:
         barrier.wait()
         try:
-            client.verify(Artifact(name, "0" * 64), b"{}")
+            client.verify(Artifact(name, "0" * 64, *named(name)), b"{}")
         except VerificationError as err:
             return str(err)
         return "verified"

@@ -15,8 +15,9 @@ that rule.
 
 **The key** is everything the evidence depends on:
 
-- the filename the file is checked as (the attestation's subject must name the same
-  distribution, so the same bytes under another name are another question);
+- the filename the file is checked as, and the project and version pip installs it as (the
+  attestation's subject must name the same distribution, project and version, so the same
+  bytes under another name are another question);
 - the sha256 of the file's bytes;
 - the sha256 of the provenance body, byte for byte;
 - the sha256 of the trust root file (an entry made under one Sigstore instance is never
@@ -78,6 +79,7 @@ from typing import Any, NamedTuple
 
 from pip_attest._fileio import atomic_write
 from pip_attest._identity import Identity, identity_from_publisher
+from pip_attest._model import Artifact
 from pip_attest._process import cache_dir, cache_enabled
 from pip_attest._process import digest_fields as _digest
 from pip_attest._process import read_entry as _read_entry
@@ -85,7 +87,8 @@ from pip_attest._provenance import MAX_FRESH_SECONDS
 
 NO_CACHE = "PIP_ATTEST_NO_CACHE"
 # 2: one entry per file (1 had separate entries for evidence and for freshness).
-FORMAT_VERSION = 2
+# 3: the key names the project and version pip installs the file as.
+FORMAT_VERSION = 3
 MAX_IDENTITIES = 32
 
 
@@ -93,13 +96,15 @@ class CacheKey(NamedTuple):
     """Everything a verification's outcome depends on."""
 
     filename: str
+    project: str
+    version: str
     file_sha256: str
     provenance_sha256: str
     trust_root_sha256: str
     verifier: str  # "pip-attest X; sigstore Y; pypi-attestations Z"
 
     def file_fields(self) -> dict[str, str]:
-        return _file_fields(self.filename, self.file_sha256, self.trust_root_sha256, self.verifier)
+        return _file_fields(self)
 
 
 class FreshKey(NamedTuple):
@@ -108,12 +113,14 @@ class FreshKey(NamedTuple):
 
     provenance_url: str
     filename: str
+    project: str
+    version: str
     file_sha256: str
     trust_root_sha256: str
     verifier: str
 
     def file_fields(self) -> dict[str, str]:
-        return _file_fields(self.filename, self.file_sha256, self.trust_root_sha256, self.verifier)
+        return _file_fields(self)
 
 
 class EntryOrder(NamedTuple):
@@ -172,8 +179,7 @@ class EntryOrder(NamedTuple):
 
     def file(
         self,
-        filename: str,
-        file_sha256: str,
+        artifact: Artifact,
         provenance: bytes,
         identities: tuple[Identity, ...],
         root_sha256: str,
@@ -183,8 +189,10 @@ class EntryOrder(NamedTuple):
         if root_sha256 != self.trust_root_sha256:
             return False  # the parent read another root: its key would name the wrong one
         key = CacheKey(
-            filename=filename,
-            file_sha256=file_sha256.lower(),
+            filename=artifact.filename,
+            project=artifact.project,
+            version=artifact.version,
+            file_sha256=artifact.sha256.lower(),
             provenance_sha256=sha256_bytes(provenance),
             trust_root_sha256=root_sha256,
             verifier=self.verifier,
@@ -192,13 +200,15 @@ class EntryOrder(NamedTuple):
         return VerificationCache(self.directory).put(key, identities, self.fresh)
 
 
-def _file_fields(filename: str, file_sha256: str, root: str, verifier: str) -> dict[str, str]:
-    # By hand, not _asdict(): the key must hold exactly these four fields.
+def _file_fields(key: CacheKey | FreshKey) -> dict[str, str]:
+    # By hand, not _asdict(): the key must hold exactly these fields.
     return {
-        "filename": filename,
-        "file_sha256": file_sha256,
-        "trust_root_sha256": root,
-        "verifier": verifier,
+        "filename": key.filename,
+        "project": key.project,
+        "version": key.version,
+        "file_sha256": key.file_sha256,
+        "trust_root_sha256": key.trust_root_sha256,
+        "verifier": key.verifier,
     }
 
 
@@ -272,7 +282,14 @@ class VerificationCache:
         return Path(self._path(key))
 
     def _path(self, key: CacheKey | FreshKey) -> str:
-        digest = _digest(key.filename, key.file_sha256, key.trust_root_sha256, key.verifier)
+        digest = _digest(
+            key.filename,
+            key.project,
+            key.version,
+            key.file_sha256,
+            key.trust_root_sha256,
+            key.verifier,
+        )
         return os.path.join(self._root, digest[:2], f"{digest[2:]}.json")
 
     def get(self, key: CacheKey) -> tuple[Identity, ...] | None:
