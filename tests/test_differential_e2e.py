@@ -12,7 +12,10 @@ marker's are not, the constraint held): two installers that both ignore an extra
 otherwise agree.
 
 Cost: the two installs of a set run at once, every pip shares the run's one registry cache
-(``registry_cache``), and nothing is byte-compiled (``--no-compile``).
+(``registry_cache``), and nothing is byte-compiled (``--no-compile``). The cache saves
+downloads only where the registry sends caching headers (pypi.org does; a proxy may strip
+them, and then every install downloads its files again); the wheels pip builds from sdists
+are cached either way.
 """
 
 from __future__ import annotations
@@ -246,10 +249,6 @@ ENFORCED += [c for c in CASES if c.id == "platform-wheels"]
 # --- Helpers -----------------------------------------------------------------------------
 
 
-def _env(cache: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    return registry_env(cache, extra)
-
-
 def install_pair(
     venv: Venv,
     cache: Path,
@@ -267,7 +266,7 @@ def install_pair(
         run: Callable[..., Result], target: Path, extra: Mapping[str, str] | None = None
     ) -> Callable[[], Result]:
         command = ("install", "--no-compile", "--target", str(target), *args)
-        return lambda: run(*command, env=_env(cache, extra), cwd=cwd, timeout=TIMEOUT)
+        return lambda: run(*command, env=registry_env(cache, extra), cwd=cwd, timeout=TIMEOUT)
 
     plain = install(venv.pip, plain_dir)
     attest = (
@@ -392,7 +391,7 @@ def test_upgrade_over_an_existing_install(
     """``--upgrade flask`` over an old flask: pip's only-if-needed strategy upgrades the
     dependencies the new flask needs and leaves the others (markupsafe) alone."""
     by_pip, by_attest = make_venv(pip_version), make_venv(pip_version)
-    env = _env(registry_cache)
+    env = registry_env(registry_cache)
     setup = both(
         lambda: by_pip.pip("install", "--no-compile", *OLD_FLASK, env=env, timeout=TIMEOUT),
         lambda: by_attest.pip("install", "--no-compile", *OLD_FLASK, env=env, timeout=TIMEOUT),
@@ -451,7 +450,7 @@ def test_editable_local_project_with_extra(
 ) -> None:
     """``pip-attest install -e .[dev]``: editable (PEP 660), with the project's extra."""
     by_pip, by_attest = make_venv(pip_version), make_venv(pip_version)
-    env = _env(registry_cache)
+    env = registry_env(registry_cache)
     # One copy each: nothing either build writes can reach the other.
     mine, theirs = write_project(tmp_path / "p1"), write_project(tmp_path / "p2")
     args = ("install", "--no-compile", "-e", ".[dev]")
@@ -482,7 +481,7 @@ def test_direct_wheel_urls(
     [flask] = wheels
     report_file = tmp_path / "report.json"
     dry_run = ("install", "--dry-run", "--ignore-installed", "--no-deps", "six==1.17.0")
-    located = venv.pip(*dry_run, "--report", str(report_file), env=_env(registry_cache))
+    located = venv.pip(*dry_run, "--report", str(report_file), env=registry_env(registry_cache))
     assert located.returncode == 0, tail(located.output)
     [six] = json.loads(report_file.read_text())["install"]
     six_url = six["download_info"]["url"]
@@ -541,7 +540,7 @@ def test_lock_locks_what_pip_lock_locks(
     """``pip-attest lock`` and ``pip lock`` of every extras set above, in one resolve."""
     requirements = [arg for case in EXTRAS for arg in case.args]
     venv = make_venv(pip_version)
-    env = _env(registry_cache)
+    env = registry_env(registry_cache)
     by_pip, by_attest = tmp_path / "pip" / "pylock.toml", tmp_path / "attest" / "pylock.toml"
     by_pip.parent.mkdir()
     by_attest.parent.mkdir()
