@@ -234,8 +234,6 @@ PLAIN = [
         ("--pre", "django<=5.0rc1", "httpx<=1.0.dev3"),
         satisfies=(("django", "==5.0rc1"), ("httpx", "==1.0.dev3")),
     ),
-    Case("web", ("flask", "django", "gunicorn"), expect=("flask", "django", "gunicorn")),
-    Case("boto3", ("boto3",), expect=("boto3", "botocore", "s3transfer")),
     Case("sphinx", ("sphinx",), expect=("sphinx", "docutils"), at_least=15),
     Case("dev-tools", ("black", "pytest", "ruff"), expect=("black", "pytest", "ruff")),
 ]
@@ -243,7 +241,6 @@ PLAIN = [
 CASES = EXTRAS + PLAIN
 # A few sets again, guarded through the .pth hook instead of the pip-attest command.
 ENFORCED = [c for c in CASES if c.id in ("requests[socks]", "uvicorn[standard]", "sdist-only")]
-ENFORCED += [c for c in CASES if c.id == "platform-wheels"]
 
 
 # --- Helpers -----------------------------------------------------------------------------
