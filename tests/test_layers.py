@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "pip_attest._names",
             "pip_attest._model",
             "pip_attest._toml",
+            "pip_attest._text",
         ],
     ),
     (
@@ -69,7 +70,9 @@ LAYERS: list[tuple[str, list[str]]] = [
             "pip_attest._pip._reqs",
             "pip_attest._pip._guard",
             "pip_attest._pip._ledger",
+            "pip_attest._pip._state",
             "pip_attest._pip._files",
+            "pip_attest._pip._early",
             "pip_attest._pip._seam",
             "pip_attest._pip._run",
         ],

@@ -1,17 +1,16 @@
 """The verification cache: what a file's attestations proved, so that it is proved once.
 
-Verifying one attestation costs about 1.5 ms of cryptography, and the first one of a run
-also costs importing sigstore and pypi-attestations (about 300 ms). A file installed again
+Verifying an attestation costs cryptography, and the first one of a run also costs
+importing sigstore and pypi-attestations (README, "Performance"). A file installed again
 (a new venv, CI, a rebuilt container) has the same bytes and the same provenance, and so
-the same answer. This cache keeps that answer in the platformdirs user cache
+the same answer. This cache keeps that answer in the user cache directory
 (``~/.cache/pip-attest/verified/`` on Linux).
 
 **What is cached is the evidence, not the verdict.** An entry says "these attestations,
 checked against this trust root, prove that these identities signed this file". The policy
 (pins, lock file, first-seen records, ``--require-attestations``) is judged afresh on every
-run, so an entry can never carry a decision from one policy into another: the issue asked
-for the policy in the key, and leaving the verdict out altogether is the stronger form of
-that rule.
+run, so an entry can never carry a decision from one policy into another (leaving the
+verdict out is stronger than putting the policy in the key).
 
 **The key** is everything the evidence depends on:
 
@@ -31,8 +30,7 @@ always the current one and a fixed index is picked up at once.
 **One entry per file.** The entry for a file (its name and sha256, under one trust root and
 verifier) holds the provenance sha256 it proved, the identities, and, when the index allowed
 it, the freshness below: one file to create per file verified, since creating a file is
-the costly part of a write (0.4 ms on the benchmark machine). A file whose provenance
-changes gets its entry replaced.
+the costly part of a write. A file whose provenance changes gets its entry replaced.
 
 **Who writes.** The verification helper writes the entry of each file it proves, right after
 answering, on a thread of its own (:class:`EntryOrder` says where, under which key and with
@@ -299,8 +297,9 @@ def verifier_version() -> str:
 def _installed_version(name: str) -> str:
     """The version of the distribution whose package Python would import, from its
     ``.dist-info`` directory's name beside the package: one directory listing, where
-    ``importlib.metadata`` parses every distribution's metadata on the path (a few ms per
-    run). Anything unusual (no such folder, two of them, an egg) asks importlib.metadata."""
+    ``importlib.metadata`` parses every distribution's metadata on the path (a cost paid
+    on every run). Anything unusual (no such folder, two of them, an egg) asks
+    importlib.metadata."""
     import importlib.util
     from importlib import metadata
 

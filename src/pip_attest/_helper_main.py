@@ -25,6 +25,7 @@ from pip_attest._cache import EntryOrder
 from pip_attest._errors import Error, TrustError
 from pip_attest._identity import Identity
 from pip_attest._model import Artifact
+from pip_attest._trust import ensure_root
 
 _MAX_LINE = 1 << 20
 
@@ -32,22 +33,40 @@ _MAX_LINE = 1 << 20
 def main(trust_root: str) -> None:
     """The helper's side: load the verifier, then answer requests until end of input.
 
-    ``trust_root`` is the file to verify against; empty for pip-attest's cached root.
+    ``trust_root`` is the file to verify against; empty for pip-attest's own root.
     """
     out = sys.stdout.buffer
-    inp = sys.stdin.buffer
 
     def say(doc: dict[str, Any]) -> None:
         out.write(json.dumps(doc).encode() + b"\n")
         out.flush()
 
+    loaded = _load(trust_root, say)
+    if loaded is None:
+        return
+    verifier, digest = loaded
+    entries = _EntryWriter()
+    say({"ready": True, "root_sha256": digest, "pid": os.getpid()})
+    while True:
+        line = sys.stdin.buffer.readline(_MAX_LINE)
+        if not line:
+            # Done. Skip the interpreter's teardown of sigstore and its dependencies (the
+            # parent would otherwise wait for it): everything was answered and flushed,
+            # and the entries asked for are written.
+            entries.finish()
+            out.flush()
+            os._exit(0)
+        if not _answer(line, verifier, digest, say, entries):
+            return
+
+
+def _load(trust_root: str, say: Callable[[dict[str, Any]], None]) -> tuple[Any, str] | None:
+    """The verifier and its root's sha256, or None once the parent was told why not."""
     # Loading creates a few hundred thousand objects that all live until the helper exits:
-    # collecting while they are made only costs time (about 10 ms here).
+    # collecting while they are made only costs time.
     gc.disable()
     try:
-        from pip_attest import _cache  # noqa: F401 - for the entries, loaded before any answer
-        from pip_attest._trust import ensure_root
-        from pip_attest._verify import AttestationVerifier, parse_provenance
+        from pip_attest._verify import AttestationVerifier  # sigstore: the helper's job
 
         path = ensure_root(Path(trust_root) if trust_root else None)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -56,61 +75,55 @@ def main(trust_root: str) -> None:
             raise TrustError(f"trust root {path} changed while it was loaded")
     except TrustError as err:
         say({"ready": False, "kind": "trust", "reason": str(err)})
-        return
+        return None
     except Exception as err:
         say({"ready": False, "kind": "error", "reason": f"{type(err).__name__}: {err}"[:300]})
-        return
+        return None
     # Everything loaded so far lives until the helper exits: out of the collector's sight,
-    # a full collection no longer walks all of sigstore (20 to 60 ms, a few times a run).
+    # a full collection no longer walks all of sigstore.
     gc.freeze()
     gc.enable()
-    entries = _EntryWriter()
-    say({"ready": True, "root_sha256": digest, "pid": os.getpid()})
-    while True:
-        line = inp.readline(_MAX_LINE)
-        if not line:
-            # Done. Skip the interpreter's teardown of sigstore and its dependencies (tens
-            # of milliseconds the parent would otherwise wait for): everything was
-            # answered and flushed, and the entries asked for are written.
-            entries.finish()
-            out.flush()
-            os._exit(0)
-        number = None
-        try:
-            header = json.loads(line)
-            number = header.get("id")
-            size = int(header["size"])
-            body = inp.read(size)
-            if len(body) != size:
-                return
-            artifact = Artifact(
-                str(header["filename"]),
-                str(header["sha256"]),
-                str(header["project"]),
-                str(header["version"]),
-            )
-            identities = verifier.verify(artifact, parse_provenance(body))
-        except TrustError as err:
-            say({"id": number, "ok": False, "kind": "trust", "reason": str(err)})
-        except Error as err:  # bad provenance, failed verification: the reason as is
-            say({"id": number, "ok": False, "kind": "verify", "reason": str(err)})
-        except Exception as err:  # anything else is a refusal too, never a pass
-            say(
-                {
-                    "id": number,
-                    "ok": False,
-                    "kind": "error",
-                    "reason": f"internal error: {type(err).__name__}: {err}"[:300],
-                }
-            )
-        else:
-            identities_json = [i._asdict() for i in identities]
-            say({"id": number, "ok": True, "identities": identities_json})
-            record = header.get("record")
-            if record is not None:
-                entries.put(
-                    functools.partial(_file_entry, record, artifact, body, identities, digest)
-                )
+    return verifier, digest
+
+
+def _answer(
+    line: bytes,
+    verifier: Any,
+    digest: str,
+    say: Callable[[dict[str, Any]], None],
+    entries: _EntryWriter,
+) -> bool:
+    """Answer one request; False when the input broke off (the helper then ends)."""
+    from pip_attest._verify import parse_provenance  # loaded already, by _load
+
+    number = None
+    try:
+        header = json.loads(line)
+        number = header.get("id")
+        size = int(header["size"])
+        body = sys.stdin.buffer.read(size)
+        if len(body) != size:
+            return False
+        artifact = Artifact(
+            str(header["filename"]),
+            str(header["sha256"]),
+            str(header["project"]),
+            str(header["version"]),
+        )
+        identities = verifier.verify(artifact, parse_provenance(body))
+    except TrustError as err:
+        say({"id": number, "ok": False, "kind": "trust", "reason": str(err)})
+    except Error as err:  # bad provenance, failed verification: the reason as is
+        say({"id": number, "ok": False, "kind": "verify", "reason": str(err)})
+    except Exception as err:  # anything else is a refusal too, never a pass
+        reason = f"internal error: {type(err).__name__}: {err}"[:300]
+        say({"id": number, "ok": False, "kind": "error", "reason": reason})
+    else:
+        say({"id": number, "ok": True, "identities": [i._asdict() for i in identities]})
+        record = header.get("record")
+        if record is not None:
+            entries.put(functools.partial(_file_entry, record, artifact, body, identities, digest))
+    return True
 
 
 def _file_entry(
@@ -129,7 +142,7 @@ def _file_entry(
 
 class _EntryWriter:
     """The helper's cache writes, on a thread of their own: an answer never waits for a
-    write (creating a file costs 0.3 to 0.7 ms here, and far more on a slow network home
+    write (creating a file takes time, and far more on a slow network home
     directory), and a write that fails only costs a later run a verification. Entries are
     written whole or not at all (atomic_write), and nothing here goes to the output."""
 

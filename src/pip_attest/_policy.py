@@ -2,7 +2,7 @@
 
 This is the only place that decides. Verification says what is *true* of a file (these
 identities signed it, or it has no provenance, or its provenance is broken); the policy says
-whether that is *acceptable* (DESIGN.md §4).
+whether that is *acceptable* (README, "Security model").
 
 Expected publishers come from these sources, strongest first; the first that knows the
 project decides:
