@@ -71,7 +71,6 @@ Importing this module imports no cryptography.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import hmac
 import json
@@ -257,21 +256,34 @@ def mac_key(folder: Path | None = None) -> bytes | None:
 
 def _create_key(path: Path) -> None:
     """Write a new key where none is, atomically: a temporary file linked into place, so a
-    concurrent run reads either no key or a whole one, and the first to link wins."""
+    concurrent run reads either no key or a whole one, and the first to link wins. Where
+    the file system has no hard links, the key is created in place, exclusively; a run that
+    reads it half-written sees no key, and only caches nothing that time."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    key = secrets.token_bytes(32)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(32))
+            f.write(key)
         try:
             os.link(tmp, path)
-        except OSError as err:
-            if err.errno != errno.EEXIST:
-                raise
+        except FileExistsError:
+            pass  # another run made one first: theirs it is
+        except (OSError, NotImplementedError):
+            _create_in_place(path, key)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def _create_in_place(path: Path, key: bytes) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
 
 
 def _mac(key: bytes, doc: Mapping[str, Any]) -> str:
