@@ -73,6 +73,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "pip_attest._pip._state",
             "pip_attest._pip._files",
             "pip_attest._pip._early",
+            "pip_attest._pip._index",
             "pip_attest._pip._seam",
             "pip_attest._pip._run",
         ],

@@ -60,7 +60,13 @@ def speculate(req: Any) -> None:
             checker().speculate(candidate)
 
 
+_MARK = "__pip_attest_wrapped__"
+
+
 def wrap_links(link_cls: Any) -> None:
+    """Keep each file's provenance advert while pip parses index pages. Idempotent."""
+    if getattr(link_cls.from_json.__func__, _MARK, False):
+        return
     from_json = link_cls.from_json.__func__
     from_element = link_cls.from_element.__func__
 
@@ -80,6 +86,7 @@ def wrap_links(link_cls: Any) -> None:
             _remember(link, str(attribs["data-provenance"] or ""), page_url)
         return link
 
+    setattr(wrapped_json, _MARK, True)
     link_cls.from_json = classmethod(wrapped_json)
     link_cls.from_element = classmethod(wrapped_element)
 
