@@ -76,9 +76,9 @@ def render_text(run: AuditRun) -> str:
     lines.append(head)
     hints = [r for r in results if r.blocking and r.findings[0].hint]
     for r in hints[:MAX_HINTS]:
-        lines.append(f"  {safe(r.project)} {safe(r.version)}: {safe(r.findings[0].hint)}")
+        lines.append(f"hint: {safe(r.project)} {safe(r.version)}: {safe(r.findings[0].hint)}")
     if len(hints) > MAX_HINTS:
-        lines.append(f"  … and {len(hints) - MAX_HINTS} more (see --format json)")
+        lines.append(f"hint: … and {len(hints) - MAX_HINTS} more (see --format json)")
     missing = [r for r in results if r.status is AuditStatus.MISSING and not r.blocking]
     if missing:
         lines.append(
