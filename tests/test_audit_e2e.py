@@ -558,3 +558,149 @@ def test_a_distribution_built_here_from_an_attested_sdist(
     assert doc["status"] == "built-from-sdist" and not doc["blocking"]
     assert doc["binding"]["kind"] == "sdist"
     assert doc["file"]["filename"] == "srconly-1.0.tar.gz"
+
+
+# -- changes that leave every RECORD hash right ----------------------------------------------
+
+
+def _record_with(venv: Venv, dist_info: str, path: str, data: bytes | None) -> None:
+    """Rewrite one RECORD row (or add it) so that RECORD agrees with ``data``: what an
+    attacker who edits a file and its RECORD does."""
+    import base64
+    import hashlib
+
+    record = venv.site / dist_info / "RECORD"
+    rows = [r for r in record.read_text().splitlines() if not r.startswith(f"{path},")]
+    if data is not None:
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        rows.append(f"{path},sha256={digest},{len(data)}")
+    record.write_text("\n".join(rows) + "\n")
+
+
+def test_a_file_added_with_its_record_row_is_modified(
+    app_env: Venv, index: IndexServer, minted_root: Path
+) -> None:
+    extra = b"import os\n"
+    (app_env.site / "app" / "extra.py").write_bytes(extra)
+    _record_with(app_env, "app-1.0.dist-info", "app/extra.py", extra)
+
+    result = audit(app_env, index, minted_root, "--path", str(app_env.site))
+
+    assert result.returncode == 1, result.output
+    assert line(result, "app") == (
+        "modified app 1.0 RECORD lists app/extra.py, which the attested wheel does not have "
+        f"[attestation verified: {APP_ID}]"
+    )
+
+
+def test_a_launcher_rewritten_with_its_record_row_is_modified(
+    app_env: Venv, index: IndexServer, minted_root: Path
+) -> None:
+    launcher = app_env.path / "bin" / "app-cli"
+    text = launcher.read_bytes().replace(b"import sys\n", b"import sys\nimport os; os.getpid()\n")
+    launcher.write_bytes(text)
+    _record_with(app_env, "app-1.0.dist-info", "../../../bin/app-cli", text)
+
+    result = audit(app_env, index, minted_root, "--path", str(app_env.site))
+
+    assert result.returncode == 1, result.output
+    assert line(result, "app") == (
+        "modified app 1.0 ../../../bin/app-cli: not a launcher of app.cli:main: it runs more "
+        f"than the launcher of its entry point [attestation verified: {APP_ID}]"
+    )
+
+
+def test_a_script_whose_body_changed_with_its_record_row_is_modified(
+    app_env: Venv, index: IndexServer, minted_root: Path
+) -> None:
+    script = app_env.path / "bin" / "app-tool"
+    text = script.read_bytes() + b"print('and more')\n"
+    script.write_bytes(text)
+    _record_with(app_env, "app-1.0.dist-info", "../../../bin/app-tool", text)
+
+    result = audit(app_env, index, minted_root, "--path", str(app_env.site))
+
+    assert result.returncode == 1, result.output
+    assert line(result, "app").startswith(
+        "modified app 1.0 ../../../bin/app-tool is not the attested wheel's script"
+    )
+
+
+def _pyc_for(source: Path, code_text: str, *, hash_based: bool = False) -> bytes:
+    """A .pyc that Python loads for ``source`` (its header matches) holding other code."""
+    import importlib.util
+    import marshal
+
+    code = compile(code_text, str(source), "exec")
+    if hash_based:  # unchecked: Python loads it whatever the source says
+        header = importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little") + b"\0" * 8
+    else:
+        info = source.stat()
+        header = importlib.util.MAGIC_NUMBER + b"\0\0\0\0"
+        header += (int(info.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little")
+        header += (info.st_size & 0xFFFFFFFF).to_bytes(4, "little")
+    return header + marshal.dumps(code)
+
+
+def test_bytecode_that_is_not_its_source_compiled_is_modified(
+    app_env: Venv, index: IndexServer, minted_root: Path
+) -> None:
+    import sys
+
+    tag = sys.implementation.cache_tag
+    cache = app_env.site / "app" / "__pycache__"
+    planted = cache / f"cli.{tag}.pyc"
+    assert planted.is_file()  # pip compiled it, and RECORD lists it without a hash
+    planted.write_bytes(_pyc_for(app_env.site / "app" / "cli.py", "def main():\n    return 1\n"))
+
+    result = audit(app_env, index, minted_root, "--path", str(app_env.site))
+
+    assert result.returncode == 1, result.output
+    assert line(result, "app") == (
+        f"modified app 1.0 app/__pycache__/cli.{tag}.pyc is not app/cli.py compiled, and Python "
+        f"would run it (it is not its source compiled) [attestation verified: {APP_ID}]"
+    )
+    # Python really does run it:
+    ran = app_env.run("-c", "import app.cli, sys; sys.exit(app.cli.main())")
+    assert ran.returncode == 1
+
+
+def test_bytecode_python_would_not_load_is_not_a_finding_but_unchecked_bytecode_is(
+    app_env: Venv, index: IndexServer, minted_root: Path
+) -> None:
+    import sys
+
+    tag = sys.implementation.cache_tag
+    cache = app_env.site / "app" / "__pycache__"
+    source = app_env.site / "app" / "__init__.py"
+    stale = bytearray(_pyc_for(source, "x = 1\n"))
+    stale[8:12] = b"\1\0\0\0"  # another modification time: Python compiles the source
+    (cache / f"__init__.{tag}.pyc").write_bytes(bytes(stale))
+    clean = audit(app_env, index, minted_root, "--path", str(app_env.site))
+    assert clean.returncode == 0, clean.output
+
+    (cache / f"__init__.{tag}.opt-1.pyc").write_bytes(_pyc_for(source, "x = 1\n", hash_based=True))
+    result = audit(app_env, index, minted_root, "--path", str(app_env.site))
+    assert result.returncode == 1, result.output
+    assert f"app/__pycache__/__init__.{tag}.opt-1.pyc is not app/__init__.py compiled" in (
+        line(result, "app")
+    )
+
+
+def test_an_importable_file_no_record_lists_is_found(
+    app_env: Venv, index: IndexServer, minted_root: Path
+) -> None:
+    (app_env.site / "app" / "_speedups.py").write_text("import os\n")
+    (app_env.site / "zzz-hook.pth").write_text("import os\n")
+
+    result = audit(app_env, index, minted_root, "--path", str(app_env.site), "--format", "json")
+
+    assert result.returncode == 1, result.output
+    speedups = app_env.site / "app" / "_speedups.py"
+    assert line(result, "app") == (
+        f"modified app 1.0 {speedups} is importable but in no RECORD: a file added after install "
+        f"[attestation verified: {APP_ID}]"
+    )
+    doc = report(result)
+    assert str(app_env.site / "zzz-hook.pth") in doc["unowned"]
+    assert "importable file" in result.stderr and "zzz-hook.pth" in result.stderr
