@@ -631,7 +631,7 @@ def _pyc_for(source: Path, code_text: str, *, hash_based: bool = False) -> bytes
     import importlib.util
     import marshal
 
-    code = compile(code_text, str(source), "exec")
+    code = compile(code_text, str(source), "exec", dont_inherit=True)
     if hash_based:  # unchecked: Python loads it whatever the source says
         header = importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little") + b"\0" * 8
     else:
@@ -704,3 +704,62 @@ def test_an_importable_file_no_record_lists_is_found(
     doc = report(result)
     assert str(app_env.site / "zzz-hook.pth") in doc["unowned"]
     assert "importable file" in result.stderr and "zzz-hook.pth" in result.stderr
+
+
+# -- a lock as the reference ---------------------------------------------------------------
+
+
+def test_a_lock_is_the_reference(
+    app_env: Venv, index: IndexServer, minted_root: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    locked = app_env.pip_attest(
+        "lock", "-i", index.simple_url, "--trust-root", str(minted_root), "app", cwd=project
+    )
+    assert locked.returncode == 0, locked.output
+    lock_file = project / "pylock.toml"
+
+    result = audit(
+        app_env,
+        index,
+        minted_root,
+        "--path",
+        str(app_env.site),
+        "--lock",
+        str(lock_file),
+        "--format",
+        "json",
+    )
+
+    assert result.returncode == 0, result.output
+    assert line(result, "lib") == f"verified lib 2.0 {LIB_ID}"
+    doc = report(result)
+    assert dist(doc, "lib")["origin"] == "lock"
+    assert dist(doc, "lib")["expected"] == [LIB_ID]
+
+    lock_file.write_text(lock_file.read_text().replace("example/lib", "someone-else/lib"))
+    edited = audit(
+        app_env, index, minted_root, "--path", str(app_env.site), "--lock", str(lock_file)
+    )
+    assert edited.returncode == 1, edited.output
+    assert line(edited, "lib") == (
+        f"unexpected-publisher lib 2.0 signed by {LIB_ID}, but lib is locked in pylock.toml, "
+        "signed by github:someone-else/lib/release.yml"
+    )
+
+
+def test_a_distribution_the_lock_does_not_name_is_checked_against_the_index(
+    app_env: Venv, index: IndexServer, minted_root: Path, tmp_path: Path
+) -> None:
+    lock_file = tmp_path / "pylock.toml"
+    lock_file.write_text('lock-version = "1.0"\ncreated-by = "hand"\npackages = []\n')
+
+    result = audit(
+        app_env, index, minted_root, "--path", str(app_env.site), "--lock", str(lock_file)
+    )
+
+    assert result.returncode == 0, result.output
+    assert line(result, "lib") == (
+        f"verified lib 2.0 {LIB_ID} (lib is not in the lock; checked against the index)"
+    )

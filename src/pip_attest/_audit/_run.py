@@ -94,7 +94,7 @@ def audit(
     progress: Callable[[int, int], None] | None = None,
 ) -> AuditRun:
     dists, scan_problems = scan(environment.sites)
-    locked = {p.name: p for p in read_lock(lock)} if lock is not None else {}
+    locked = {p.name: p for p in read_lock(lock)} if lock is not None else None
     index = Pages(pip_args)
     checker = Checker(settings, index.session, helper=True)
     try:
@@ -134,7 +134,7 @@ class _Auditor:
         index: Pages,
         checker: Checker,
         manifests: Manifests,
-        locked: dict[str, LockedPackage],
+        locked: dict[str, LockedPackage] | None,
         environment: Environment,
     ) -> None:
         self.index = index
@@ -274,14 +274,14 @@ class _Auditor:
         notes: tuple[str, ...] = ()
         files: list[IndexFile] = pages.files
         origin = "index"
-        locked = self.locked.get(name)
+        locked = self.locked.get(name) if self.locked is not None else None
         if locked is not None and _same_version(locked.version, version):
             adverts = {f.url: f.advert for f in pages.files}
             files = [
                 IndexFile(f.filename, f.url, f.sha256, adverts.get(f.url), "") for f in locked.files
             ]
             origin = "lock"
-        elif self.locked:
+        elif self.locked is not None:
             locked_at = f"locked at {locked.version}" if locked is not None else "not in the lock"
             notes = (f"{name} is {locked_at}; checked against the index",)
         wheels: list[Candidate] = []
