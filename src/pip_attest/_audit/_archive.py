@@ -25,7 +25,6 @@ import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from pip_attest._audit._signed import SignedStore
@@ -38,6 +37,7 @@ MAX_MEMBERS = 1_000_000
 MAX_ENTRY_POINTS_BYTES = 4 * 1024 * 1024
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 CHUNK = 1024 * 1024
+SPOOL_BYTES = 64 * 1024 * 1024
 
 
 class ArchiveError(Exception):
@@ -131,9 +131,9 @@ class Manifests:
     # -- fetching ----------------------------------------------------------------------
 
     def _fetch(self, url: str, filename: str, sha256: str) -> Manifest:
-        with tempfile.TemporaryDirectory(prefix="pip-attest-audit-") as tmp:
-            path = Path(tmp) / "archive"
-            got = self._download(url, path)
+        # In memory up to a size most wheels stay under; on disk beyond it.
+        with tempfile.SpooledTemporaryFile(SPOOL_BYTES, prefix="pip-attest-audit-") as archive:
+            got = self._download(url, archive)
             if sha256 and got != sha256:
                 raise ArchiveError(
                     f"{shown(filename)} from {shown(url, 120)} has sha256 {got}, "
@@ -141,21 +141,21 @@ class Manifests:
                 )
             with self._lock:
                 self.fetched += 1
-            manifest = read_manifest(path, filename, got)
+            archive.seek(0)
+            manifest = read_manifest(archive, filename, got)
         self._store.save(manifest.to_json(), manifest.sha256)
         return manifest
 
-    def _download(self, url: str, dest: Path) -> str:
-        """Copy the file at ``url`` to ``dest``; its sha256."""
+    def _download(self, url: str, out: IO[bytes]) -> str:
+        """Copy the file at ``url`` to ``out``; its sha256."""
         digest = hashlib.sha256()
         size = 0
-        with dest.open("wb") as out:
-            for chunk in self._chunks(url):
-                size += len(chunk)
-                if size > MAX_DOWNLOAD_BYTES:
-                    raise ArchiveError(f"{shown(url, 120)} is larger than {MAX_DOWNLOAD_BYTES}")
-                digest.update(chunk)
-                out.write(chunk)
+        for chunk in self._chunks(url):
+            size += len(chunk)
+            if size > MAX_DOWNLOAD_BYTES:
+                raise ArchiveError(f"{shown(url, 120)} is larger than {MAX_DOWNLOAD_BYTES}")
+            digest.update(chunk)
+            out.write(chunk)
         return digest.hexdigest()
 
     def _chunks(self, url: str) -> Iterator[bytes]:
@@ -171,7 +171,10 @@ class Manifests:
         if scheme not in ("http", "https") or self._session is None:
             raise ArchiveError(f"cannot fetch {shown(url, 120)}")
         try:
-            response = self._session.get(url, stream=True, headers={"Accept-Encoding": "identity"})
+            # no-store: pip's HTTP cache may answer (the install put the file there), but
+            # the audit adds nothing to it: its manifests are what it keeps.
+            headers = {"Accept-Encoding": "identity", "Cache-Control": "no-store"}
+            response = self._session.get(url, stream=True, headers=headers)
         except Exception as err:
             raise ArchiveError(f"cannot fetch {shown(url, 120)}: {one_line(err)}") from err
         try:
@@ -185,12 +188,12 @@ class Manifests:
             response.close()
 
 
-def read_manifest(path: Path, filename: str, sha256: str) -> Manifest:
-    """The manifest of the archive at ``path`` (already checked to be ``sha256``)."""
+def read_manifest(archive: IO[bytes], filename: str, sha256: str) -> Manifest:
+    """The manifest of ``archive`` (already checked to be ``sha256``)."""
     try:
         if filename.endswith(".whl"):
-            return _wheel(path, filename, sha256)
-        return _sdist(path, filename, sha256)
+            return _wheel(archive, filename, sha256)
+        return _sdist(archive, filename, sha256)
     except ArchiveError:
         raise
     except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError, ValueError) as err:
@@ -224,12 +227,12 @@ def _digest(stream: IO[bytes], budget: _Budget) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _wheel(path: Path, filename: str, sha256: str) -> Manifest:
+def _wheel(archive: IO[bytes], filename: str, sha256: str) -> Manifest:
     budget = _Budget(filename)
     members: dict[str, tuple[str, int]] = {}
     scripts: dict[str, tuple[str, int]] = {}
     entry_points: dict[str, str] = {}
-    with zipfile.ZipFile(path) as zf:
+    with zipfile.ZipFile(archive) as zf:
         for info in zf.infolist():
             if info.is_dir():
                 continue
@@ -272,11 +275,11 @@ def _entry_points(data: bytes) -> dict[str, str]:
     return found
 
 
-def _sdist(path: Path, filename: str, sha256: str) -> Manifest:
+def _sdist(archive: IO[bytes], filename: str, sha256: str) -> Manifest:
     budget = _Budget(filename)
     members: dict[str, tuple[str, int]] = {}
     if filename.endswith(".zip"):
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
                 if info.is_dir():
                     continue
@@ -286,7 +289,7 @@ def _sdist(path: Path, filename: str, sha256: str) -> Manifest:
     else:
         # Streamed, never extracted: members are only read, so links and odd names are
         # harmless; only regular files count.
-        with tarfile.open(path, mode="r|*") as tf:
+        with tarfile.open(fileobj=archive, mode="r|*") as tf:
             for tinfo in tf:
                 budget.member()
                 if not tinfo.isreg():
