@@ -763,3 +763,34 @@ def test_a_distribution_the_lock_does_not_name_is_checked_against_the_index(
     assert line(result, "lib") == (
         f"verified lib 2.0 {LIB_ID} (lib is not in the lock; checked against the index)"
     )
+
+
+def test_find_links_folders_with_provenance_next_to_each_file(
+    make_venv: MakeVenv,
+    sigstore_instance: ThrowawaySigstore,
+    minted_root: Path,
+    tmp_path: Path,
+) -> None:
+    wheels = tmp_path / "wheels"
+    wheel = make_wheel(wheels, "local", "1.0")
+    provenance = sigstore_instance.provenance(wheel, github("example/local"))
+    (wheels / f"{wheel.name}.provenance").write_text(json.dumps(provenance))
+    venv = make_venv()
+    assert venv.pip("install", "--no-index", "-f", str(wheels), "local").returncode == 0
+
+    result = venv.pip_attest(
+        "audit",
+        "--no-index",
+        "-f",
+        str(wheels),
+        "--trust-root",
+        str(minted_root),
+        "--path",
+        str(venv.site),
+        "--format",
+        "json",
+    )
+
+    assert result.returncode == 0, result.output
+    assert line(result, "local") == "verified local 1.0 github:example/local/release.yml"
+    assert dist(report(result), "local")["origin"] == "find-links"

@@ -47,7 +47,7 @@ def test_a_clean_fake_distribution_is_only_missing(cli: Cli, site: Path) -> None
     fake_dist(site, "fine", "1.0")
     result = audit_site(cli, site)
     assert result.code == 0, result.err
-    assert only_line(result) == "missing fine 1.0 no index (--no-index) lists no file of fine 1.0"
+    assert only_line(result) == "missing fine 1.0 no index to look fine 1.0 up on (--no-index)"
 
 
 @pytest.mark.parametrize(
@@ -298,3 +298,15 @@ def test_escape_sequences_never_reach_the_terminal(cli: Cli, site: Path) -> None
     result = audit_site(cli, site)
     assert "\x1b" not in result.err
     assert result.code == 1
+
+
+def test_a_legacy_egg_info_is_not_from_index(cli: Cli, site: Path) -> None:
+    egg = site / "old-1.0.egg-info"
+    egg.mkdir()
+    (egg / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: old\nVersion: 1.0\n")
+    result = audit_site(cli, site)
+    assert result.code == 0, result.err
+    assert only_line(result) == (
+        "not-from-index old 1.0 installed as .egg-info (setup.py, or a system package manager): "
+        "no RECORD to bind it to any file"
+    )

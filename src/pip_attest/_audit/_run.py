@@ -302,6 +302,9 @@ class _Auditor:
             origin = "find-links"
         if pages.errors and not wheels and not sdists:
             missing = _evidence(EvidenceKind.UNAVAILABLE, f"could not read {pages.errors[0]}")
+        elif origin != "lock" and not pages.searched:
+            reason = f"no index to look {name} {version} up on (--no-index)"
+            missing = _evidence(EvidenceKind.MISSING, reason)
         else:
             where = "the lock" if origin == "lock" else _where(pages)
             tags = " for its tags (its WHEEL file)" if same_version else ""
@@ -459,8 +462,6 @@ def _fix_hint(spec: str) -> str:
 
 
 def _where(pages: ProjectPages) -> str:
-    if not pages.searched:
-        return "no index (--no-index)"
     shown_ = ", ".join(plain(s, 80) for s in pages.searched[:2])
     return f"the index ({shown_})" if len(pages.searched) == 1 else f"the indexes ({shown_})"
 
