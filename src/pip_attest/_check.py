@@ -165,8 +165,9 @@ class Checker:
         self._verifier: AttestationVerifier | None = None
         self._lock = threading.Lock()  # small shared state: digests, started downloads
         self._verify_lock = threading.Lock()  # the verifier: built once, used one at a time
+        key = _cache.mac_key() if _cache.enabled() else None
         self._cache: _cache.VerificationCache | None = (
-            _cache.VerificationCache(_cache.default_dir()) if _cache.enabled() else None
+            _cache.VerificationCache(_cache.default_dir(), key) if key is not None else None
         )
         self._root_sha256: str | None = None
         self._verifier_version: str | None = None
@@ -382,7 +383,9 @@ class Checker:
             cache = self._cache  # None when the helper's root is not the one we read
             record = None
             if cache is not None and key is not None:
-                record = _cache.EntryOrder(cache.root, key.trust_root_sha256, key.verifier, fresh)
+                record = _cache.EntryOrder(
+                    cache.root, cache.mac_key, key.trust_root_sha256, key.verifier, fresh
+                )
             return client.verify(artifact, body, record=record), record is not None
         verifier = self.verifier()
         from pip_attest._verify import parse_provenance

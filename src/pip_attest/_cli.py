@@ -5,11 +5,13 @@ Exit codes (README, "Exit codes"):
   1  pip-attest refused something: nothing was installed
   2  usage error, or an environment pip-attest cannot guard (unsupported pip, bad trust root)
   3  pip itself failed
+  4  the run finished as the summary on stderr says, but the report could not be written
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -25,7 +27,7 @@ from pip_attest._errors import Error, UsageError
 if TYPE_CHECKING:
     from pip_attest._process import RunMemo
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_PIP = 0, 1, 2, 3
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_PIP, EXIT_REPORT = 0, 1, 2, 3, 4
 
 
 class _Parser(argparse.ArgumentParser):
@@ -106,15 +108,28 @@ def _output_format() -> tuple[str, Path | None]:
     return fmt, Path(out) if out else None
 
 
-def _emit(text: str, output: Path | None, stream: TextIO) -> None:
-    if output is None:
-        stream.write(text)
-        stream.flush()
-        return
+def _emit(text: str, output: Path | None, stream: TextIO, code: int) -> int:
+    """Write the report, and return the exit code: ``code``, or :data:`EXIT_REPORT` when a
+    run that went well could not write its report (a full disk, a closed pipe). What the
+    run did stands either way, and stderr says so."""
     try:
-        output.write_text(text, encoding="utf-8")
+        if output is None:
+            stream.write(text)
+            stream.flush()
+        else:
+            output.write_text(text, encoding="utf-8")
     except OSError as err:
-        raise UsageError(f"cannot write the report to {output}: {err.strerror}") from None
+        where = "standard output" if output is None else str(output)
+        if output is None:
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()  # what is buffered can never be written: drop it now
+        print(
+            f"pip-attest: the run finished (see above), but the report could not be written "
+            f"to {where}: {err.strerror or err}",
+            file=sys.stderr,
+        )
+        return EXIT_REPORT if code == EXIT_OK else code
+    return code
 
 
 def _check_output(output: Path | None) -> None:
@@ -202,7 +217,7 @@ def _install(pip_args: list[str], memo: RunMemo | None) -> int:
             exit_code=code,
             extra={"pip_version": pip_version, "pip_exit_code": rc},
         )
-        _emit(doc, output, sys.stdout)
+        return _emit(doc, output, sys.stdout, code)
     return code
 
 
@@ -260,16 +275,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     )
     fmt, output = _output_format()
     if fmt == "json":
-        _emit(
-            render_json(
-                records, command="verify", outcome="ok" if not code else "refused", exit_code=code
-            ),
-            output,
-            sys.stdout,
+        text = render_json(
+            records, command="verify", outcome="ok" if not code else "refused", exit_code=code
         )
     else:
-        _emit(render_text(records, installed=None) + hints, output, sys.stdout)
-    return code
+        text = render_text(records, installed=None) + hints
+    return _emit(text, output, sys.stdout, code)
 
 
 def cmd_trust(args: argparse.Namespace) -> int:

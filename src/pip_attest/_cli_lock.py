@@ -184,11 +184,8 @@ def _lock(out: Path, mode: str, pip_args: list[str], memo: RunMemo | None) -> in
             "lock_file": str(out),
             "changed": changed,
         }
-        _emit(
-            render_json(records, command="lock", outcome=outcome, exit_code=code, extra=extra),
-            output,
-            sys.stdout,
-        )
+        doc = render_json(records, command="lock", outcome=outcome, exit_code=code, extra=extra)
+        return _emit(doc, output, sys.stdout, code)
     return code
 
 

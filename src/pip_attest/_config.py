@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from packaging.utils import canonicalize_name
 
 from pip_attest._errors import UsageError
+from pip_attest._fileio import read_regular_file
 from pip_attest._identity import Identity, parse_identity
 from pip_attest._process import trust_root_from_env
 
@@ -125,14 +126,23 @@ def parse_toml(text: str) -> dict[str, Any]:
     return doc
 
 
+# A policy or lock file is text a person reviews: far below this. Anything larger (or
+# /dev/zero, or a FIFO) is refused unread.
+MAX_TOML_BYTES = 16 * 1024 * 1024
+
+
 def read_toml(path: Path, what: str) -> dict[str, Any]:
-    """A TOML file (a policy, a lock), or a one-line :class:`UsageError` saying why not."""
+    """A TOML file (a policy, a lock), or a one-line :class:`UsageError` saying why not.
+    Only a regular file of at most :data:`MAX_TOML_BYTES` is read."""
     try:
-        return parse_toml(path.read_text(encoding="utf-8"))
+        data = read_regular_file(path, MAX_TOML_BYTES)
     except OSError as err:
         raise UsageError(f"cannot read {what} {path}: {err.strerror}") from None
+    try:
+        return parse_toml(data.decode("utf-8"))
     except (ValueError, RecursionError) as err:  # TOMLDecodeError, UnicodeDecodeError
-        raise UsageError(f"{path}: not valid TOML ({err})") from None
+        reason = " ".join(str(err).split())[:200]
+        raise UsageError(f"{path}: not valid TOML ({reason})") from None
 
 
 def load_policy_file(path: Path) -> FilePolicy | None:
@@ -163,7 +173,15 @@ def load_policy_file(path: Path) -> FilePolicy | None:
     if not isinstance(publishers, dict):
         raise UsageError(f"{where}: publishers must be a table of PROJECT = IDENTITY")
     pins: dict[str, tuple[Identity, ...]] = {}
+    spelled: dict[str, str] = {}
     for project, value in publishers.items():
+        name = canonicalize_name(project)
+        if name in spelled:
+            raise UsageError(
+                f"{where}: publishers names {name} twice ({spelled[name]!r} and {project!r}); "
+                "list every identity for it under one key"
+            )
+        spelled[name] = project
         values = [value] if isinstance(value, str) else value
         if (
             not isinstance(values, list)
@@ -174,7 +192,7 @@ def load_policy_file(path: Path) -> FilePolicy | None:
                 f"{where}: publishers.{project} must be an identity or a list of identities"
             )
         try:
-            pins[canonicalize_name(project)] = tuple(parse_identity(v) for v in values)
+            pins[name] = tuple(parse_identity(v) for v in values)
         except UsageError as err:
             raise UsageError(f"{where}: publishers.{project}: {err}") from None
     return FilePolicy(

@@ -76,19 +76,18 @@ def read_lock(path: Path) -> list[LockedPackage]:
     packages = []
     for pkg in lock.packages:
         name = canonicalize_name(pkg.name)
-        files = [
-            LockedFile(
-                w.name or _url_name(w.url), w.url or "", _sha256(path, name, w.hashes), "wheel"
-            )
-            for w in pkg.wheels or ()
-        ]
-        if pkg.sdist is not None:
-            s = pkg.sdist
-            files.append(
-                LockedFile(
-                    s.name or _url_name(s.url), s.url or "", _sha256(path, name, s.hashes), "sdist"
-                )
-            )
+        archives: list[tuple[Any, str]] = [(w, "wheel") for w in pkg.wheels or ()]
+        archives += [(pkg.sdist, "sdist")] if pkg.sdist is not None else []
+        files = []
+        for archive, kind in archives:
+            url = _checked(path, name, "url", archive.url or "", _FILE_SCHEMES)
+            filename = archive.name or _url_name(url)
+            if not filename or _UNSAFE.search(filename) or "/" in filename:
+                raise LockError(f"{path}: {name}: file name {filename[:80]!r} is not a file name")
+            files.append(LockedFile(filename, url, _sha256(path, name, archive.hashes), kind))
+        index = pkg.index
+        if index is not None:
+            index = _checked(path, name, "index", index, ("http", "https", "file"))
         try:
             identities = [identity_from_publisher(raw) for raw in pkg.attestation_identities or ()]
         except ValueError as err:
@@ -98,12 +97,31 @@ def read_lock(path: Path) -> list[LockedPackage]:
                 name=name,
                 version=str(pkg.version) if pkg.version is not None else "",
                 files=files,
-                index=pkg.index,
+                index=index,
                 marker=str(pkg.marker) if pkg.marker is not None else None,
                 identities=tuple(identities),
             )
         )
     return packages
+
+
+# What may reach pip from a lock: pip-attest turns locks into requirement lines, so a
+# newline (or any whitespace) in a value would add lines, options among them.
+_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
+_FILE_SCHEMES = ("http", "https", "file")
+
+
+def _checked(path: Path, name: str, what: str, value: str, schemes: Sequence[str]) -> str:
+    """A URL from a lock, refused unless it is one plain URL of an expected scheme."""
+    if not value:
+        return value
+    if _UNSAFE.search(value):
+        raise LockError(
+            f"{path}: {name}: {what} {value[:80]!r} holds whitespace or control characters"
+        )
+    if urlsplit(value).scheme.lower() not in schemes:
+        raise LockError(f"{path}: {name}: {what} {value[:80]!r} is not an {'/'.join(schemes)} URL")
+    return value
 
 
 def locked_identities(packages: Iterable[LockedPackage]) -> dict[str, tuple[Identity, ...]]:
