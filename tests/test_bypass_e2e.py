@@ -10,9 +10,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
-import io
 import lzma
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,28 +44,6 @@ def refusal(result: Result) -> str:
     lines = [line for line in lines if line.split(" ", 1)[0] in (PROJECT, "flit-core", "evil")]
     assert len(lines) >= 1, result.output
     return lines[0]
-
-
-def tampered_abi3info(real: Path, tmp_path: Path, **kwargs: object) -> Path:
-    """The real abi3info 2024.10.8 wheel with one module changed, served with the real
-    provenance; the index lists the tampered file's own sha256, so pip's hash check passes."""
-    src = zipfile.ZipFile(real / REAL_WHEEL)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            body = src.read(info)
-            if info.filename.endswith("__init__.py"):
-                body += b"\nimport os  # injected\n"
-            dst.writestr(info, body)
-    tampered = tmp_path / "tampered" / REAL_WHEEL
-    tampered.parent.mkdir()
-    tampered.write_bytes(out.getvalue())
-    return tampered
-
-
-TAMPERED_LINE = (
-    f"{PROJECT} 2024.10.8 ({REAL_WHEEL}): invalid: digest mismatch: the file's sha256 is "
-)
 
 
 class BuildRan(AssertionError):
@@ -397,145 +373,85 @@ def test_egg_fragment_on_a_find_links_page_names_the_version_pip_takes(
     never_built(marker)
 
 
-# -- 2. --python ---------------------------------------------------------------------------
-
-PYTHON_WAYS = ["flag", "PIP_PYTHON", "pip.conf"]
-
-
-def _python_elsewhere(how: str, other: Venv, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
-    """pip's general options and environment that make it re-run itself under ``other``."""
-    if how == "flag":
-        return ["--python", str(other.python)], {}
-    if how == "PIP_PYTHON":
-        return [], {"PIP_PYTHON": str(other.python)}
-    conf = tmp_path / "pip.conf"
-    conf.write_text(f"[global]\npython = {other.python}\n", encoding="utf-8")
-    return [], {"PIP_CONFIG_FILE": str(conf)}
-
-
-def assert_python_refused(result: Result, other: Venv, prefix: str) -> None:
-    assert result.returncode == 2, result.output
-    (line,) = result.stderr.splitlines()
-    assert line.startswith(f"{prefix}pip's --python ({str(other.python)!r}; also set by "), line
-    assert f"run pip-attest in that interpreter instead ({other.python} -m pip_attest" in line
-    assert line.count(str(other.python)) == 2, line
-
-
-# Nothing is installed anywhere in these cases; what fails is the line and the exit code.
-_WRAPPED_TWICE = (
-    "_seam._refuse_python formats an already formatted refusal again (patch_main_parser "
-    "passes python_refusal(python) to it), so the line quotes itself, cut at 200 characters"
-)
-CLI_PYTHON_XFAIL = {
-    "flag": "after 'install' the flag is pip's own usage error, which exits through "
-    "SystemExit(1) past pip-attest: exit 1 (refused), not 2, with pip's line only",
-    "PIP_PYTHON": _WRAPPED_TWICE,
-    "pip.conf": _WRAPPED_TWICE,
-}
-
-
-@pytest.mark.parametrize("how", PYTHON_WAYS)
+@pytest.mark.parametrize("command", ["wheel", "download"])
 @pytest.mark.parametrize("pip_version", PIP_VERSIONS)
-def test_python_elsewhere_installs_nothing_through_pip_attest_install(
-    make_venv: MakeVenv, index: IndexServer, real: Path, tmp_path: Path, pip_version: str, how: str
-) -> None:
-    tampered = tampered_abi3info(real, tmp_path)
-    index.add_file(tampered, provenance=(real / f"{REAL_WHEEL}.provenance").read_bytes())
-    venv, other = make_venv(pip_version), make_venv(pip_version)
-    general, env = _python_elsewhere(how, other, tmp_path)
-
-    # 'pip-attest install' takes pip install's arguments: the flag can only come after it.
-    result = venv.pip_attest("install", *general, "-i", index.simple_url, PROJECT, env=env)
-
-    assert result.returncode in (1, 2), result.output
-    (line,) = result.stderr.splitlines()
-    assert "--python" in line
-    assert "Traceback" not in result.output
-    assert index.paths() == []  # pip never looked for the file, here or there
-    assert PROJECT not in venv.installed()
-    assert PROJECT not in other.installed()
-
-
-@pytest.mark.parametrize("how", PYTHON_WAYS)
-@pytest.mark.parametrize("pip_version", PIP_VERSIONS)
-def test_python_elsewhere_through_pip_attest_install_is_one_clear_line_and_exit_2(
-    make_venv: MakeVenv, tmp_path: Path, pip_version: str, how: str, request: pytest.FixtureRequest
-) -> None:
-    """What the user sees in the cases above (which prove that nothing is installed)."""
-    request.applymarker(pytest.mark.xfail(strict=True, reason=CLI_PYTHON_XFAIL[how]))
-    venv, other = make_venv(pip_version), make_venv(pip_version)
-    general, env = _python_elsewhere(how, other, tmp_path)
-
-    result = venv.pip_attest("install", *general, "--no-index", PROJECT, env=env)
-
-    assert_python_refused(result, other, "pip-attest: error: ")
-    assert PROJECT not in venv.installed()
-    assert PROJECT not in other.installed()
-
-
-@pytest.mark.parametrize("how", PYTHON_WAYS)
-@pytest.mark.parametrize("pip_version", PIP_VERSIONS)
-def test_python_elsewhere_is_refused_under_the_enforcement_hook(
+def test_renamed_archive_through_pip_wheel_and_pip_download_under_the_hook(
     installed_venv: MakeVenv,
+    index: IndexServer,
+    real: Path,
+    tmp_path: Path,
+    pip_version: str,
+    command: str,
+) -> None:
+    """Both build an sdist's metadata (pip wheel builds the wheel too) and write files."""
+    serve_real(index, real)
+    marker = tmp_path / "build-ran"
+    path, served, version = unattested_abi3info(tmp_path, "tgz", marker)
+    index.add_file(path, filename=served, project=PROJECT)
+    venv = installed_venv(pip_version)
+    out = tmp_path / "out"
+    where = "-w" if command == "wheel" else "-d"
+    env = {**ENFORCE, "PIP_ATTEST_PUBLISHER": PIN}
+
+    result = venv.pip(
+        command, where, str(out), "-i", index.simple_url, f"{PROJECT}=={version}", env=env
+    )
+
+    assert result.returncode == 1, result.output
+    assert refusal(result).startswith(f"{PROJECT} {version} ({served}): downgrade: ")
+    assert not out.exists() or list(out.iterdir()) == []
+    assert PROJECT not in venv.installed()
+    never_built(marker)
+
+
+@pytest.mark.parametrize("pip_version", PIP_VERSIONS)
+def test_renamed_archive_requested_with_an_extra(
+    make_venv: MakeVenv, index: IndexServer, real: Path, tmp_path: Path, pip_version: str
+) -> None:
+    """pip prepares ``abi3info[cli]`` through the base candidate (DESIGN.md §8, extras)."""
+    serve_real(index, real)
+    marker = tmp_path / "build-ran"
+    path, served, version = unattested_abi3info(tmp_path, "post-dash", marker)
+    index.add_file(path, filename=served, project=PROJECT)
+    venv = make_venv(pip_version)
+
+    result = venv.pip_attest(
+        "install", "-i", index.simple_url, "--publisher", PIN, f"{PROJECT}[cli]=={version}"
+    )
+
+    assert result.returncode == 1, result.output
+    assert refusal(result).startswith(f"{PROJECT} {version} ({served}): downgrade: ")
+    assert PROJECT not in venv.installed()
+    never_built(marker)
+
+
+@pytest.mark.parametrize("served", ["abi3info-2024.10.9.tar.gz", "abi3info-2024.10.9.tgz"])
+@pytest.mark.parametrize("pip_version", PIP_VERSIONS)
+def test_a_genuinely_attested_sdist_replayed_under_a_newer_name_is_invalid(
     make_venv: MakeVenv,
     index: IndexServer,
     real: Path,
     tmp_path: Path,
     pip_version: str,
-    how: str,
+    served: str,
 ) -> None:
-    tampered = tampered_abi3info(real, tmp_path)
-    index.add_file(tampered, provenance=(real / f"{REAL_WHEEL}.provenance").read_bytes())
-    venv, other = installed_venv(pip_version), make_venv(pip_version)
-    general, env = _python_elsewhere(how, other, tmp_path)
-    args = [*general, "install", "-i", index.simple_url, PROJECT]
+    """The real 2024.10.8 sdist with its real provenance, by the pinned publisher, served
+    as 2024.10.9: the attestation's subject must name the project and version pip takes."""
+    sdist = "abi3info-2024.10.8.tar.gz"
+    provenance = (real / f"{sdist}.provenance").read_bytes()
+    index.add_file(real / sdist, filename=served, project=PROJECT, provenance=provenance)
+    venv = make_venv(pip_version)
 
-    result = venv.pip(*args, env={**ENFORCE, **env})
-
-    assert_python_refused(result, other, "ERROR: pip-attest: ")
-    assert PROJECT not in venv.installed()
-    assert PROJECT not in other.installed()
-    # Not vacuous: without the variable, pip really installs the tampered wheel over there.
-    plain = venv.pip(*args, env=env)
-    assert plain.returncode == 0, plain.output
-    assert PROJECT in other.installed()
-
-
-# -- 3. dry runs under the hook ------------------------------------------------------------
-
-
-@pytest.mark.parametrize("metadata", [False, True], ids=["downloaded", "pep658-metadata"])
-@pytest.mark.parametrize("pip_version", PIP_VERSIONS)
-def test_dry_run_under_the_hook_refuses_a_tampered_wheel(
-    installed_venv: MakeVenv,
-    index: IndexServer,
-    real: Path,
-    tmp_path: Path,
-    pip_version: str,
-    metadata: bool,
-) -> None:
-    tampered = tampered_abi3info(real, tmp_path)
-    provenance = (real / f"{REAL_WHEEL}.provenance").read_bytes()
-    index.add_file(tampered, provenance=provenance, metadata=metadata)
-    venv = installed_venv(pip_version)
-    report = tmp_path / "r.json"
-
-    result = venv.pip(
-        "install",
-        "--dry-run",
-        "--report",
-        str(report),
-        "-i",
-        index.simple_url,
-        PROJECT,
-        env=ENFORCE,
+    result = venv.pip_attest(
+        "install", "-i", index.simple_url, "--publisher", PIN, f"{PROJECT}==2024.10.9"
     )
 
     assert result.returncode == 1, result.output
-    assert TAMPERED_LINE in result.stderr
-    assert "nothing was installed" in result.stderr
-    assert not report.exists(), report.read_text()
+    assert refusal(result) == (
+        f"{PROJECT} 2024.10.9 ({served}): invalid: attestation is for another file: got "
+        f"'{sdist}', expected '{served}' -> do not install this file; run 'pip-attest verify' "
+        "on it for details and report it to the index"
+    )
     assert PROJECT not in venv.installed()
-    # Both paths were taken: with PEP 658 metadata pip never fetches the wheel itself.
-    fetched = f"/files/{REAL_WHEEL}" in index.paths()
-    assert fetched is not metadata or pip_version == PIP_OLDEST, index.paths()
+    # Its build would start by installing its backend, flit_core, from the index.
+    assert index.project_path("flit_core") not in index.paths()

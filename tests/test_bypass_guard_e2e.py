@@ -1,7 +1,7 @@
-"""The bypasses of issue 16 that go through local state, end to end: pip's wheel cache
-(§5), local files swapped between hashing and use (§6), and the smaller holes of §8 (the
-legacy resolver, requirements pip names only by building them, the first install's check
-of the whole set).
+"""The ways around the guard of issue 16 other than file names, end to end: pip's
+``--python`` (§2), dry runs under the hook (§3), pip's wheel cache (§5), local files
+swapped between hashing and use (§6), and the smaller holes of §8 (the legacy resolver,
+requirements pip names only by building them, the first install's check of the whole set).
 
 Each run is a real pip in a real venv, from the loopback index or a find-links folder,
 with attestations minted by the throwaway Sigstore and checked by the real verifier.
@@ -15,20 +15,20 @@ import json
 import re
 import shutil
 import tarfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.support.index_server import IndexServer
+from tests.support.index_server import Fault, IndexServer
 from tests.support.packages import make_sdist, make_wheel
 from tests.support.throwaway_sigstore import ThrowawaySigstore, github
 from tests.support.venvs import PIP_OLDEST, PIP_VERSIONS, Result, Venv
-from tests.test_bypass_e2e import never_built
+from tests.test_bypass_e2e import ENFORCE, PROJECT, REAL_WHEEL, never_built
 
 pytestmark = pytest.mark.e2e
 MakeVenv = Callable[..., Venv]
-ENFORCE = {"PIP_ATTEST_ENFORCE": "1"}
 EVIL = '"""Planted."""\n\nEVIL = True\n'
 
 
@@ -51,6 +51,171 @@ def verified(result: Result, what: str, filename: str) -> bool:
     return re.search(row, result.stderr, re.M) is not None
 
 
+def serve_tampered(
+    index: IndexServer, real: Path, tmp_path: Path, *, metadata: bool = False
+) -> None:
+    """Serve the real abi3info 2024.10.8 wheel with one module changed, with the real
+    provenance; the index lists the tampered file's own sha256, so pip's hash check passes."""
+    src = zipfile.ZipFile(real / REAL_WHEEL)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            if info.filename.endswith("__init__.py"):
+                body += b"\nimport os  # injected\n"
+            dst.writestr(info, body)
+    tampered = tmp_path / "tampered" / REAL_WHEEL
+    tampered.parent.mkdir()
+    tampered.write_bytes(out.getvalue())
+    provenance = (real / f"{REAL_WHEEL}.provenance").read_bytes()
+    index.add_file(tampered, provenance=provenance, metadata=metadata)
+
+
+TAMPERED_LINE = (
+    f"{PROJECT} 2024.10.8 ({REAL_WHEEL}): invalid: digest mismatch: the file's sha256 is "
+)
+
+
+# -- 2. --python ---------------------------------------------------------------------------
+
+PYTHON_WAYS = ["flag", "PIP_PYTHON", "pip.conf"]
+
+
+def _python_elsewhere(how: str, other: Venv, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    """pip's general options and environment that make it re-run itself under ``other``."""
+    if how == "flag":
+        return ["--python", str(other.python)], {}
+    if how == "PIP_PYTHON":
+        return [], {"PIP_PYTHON": str(other.python)}
+    conf = tmp_path / "pip.conf"
+    conf.write_text(f"[global]\npython = {other.python}\n", encoding="utf-8")
+    return [], {"PIP_CONFIG_FILE": str(conf)}
+
+
+def assert_python_refused(result: Result, other: Venv, prefix: str) -> None:
+    assert result.returncode == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"{prefix}pip's --python ({str(other.python)!r}; also set by "), line
+    assert f"run pip-attest in that interpreter instead ({other.python} -m pip_attest" in line
+    assert line.count(str(other.python)) == 2, line
+
+
+# Nothing is installed anywhere in these cases; what fails is the line and the exit code.
+_WRAPPED_TWICE = (
+    "_seam._refuse_python formats an already formatted refusal again (patch_main_parser "
+    "passes python_refusal(python) to it), so the line quotes itself, cut at 200 characters"
+)
+CLI_PYTHON_XFAIL = {
+    "flag": "after 'install' the flag is pip's own usage error, which exits through "
+    "SystemExit(1) past pip-attest: exit 1 (refused), not 2, with pip's line only",
+    "PIP_PYTHON": _WRAPPED_TWICE,
+    "pip.conf": _WRAPPED_TWICE,
+}
+
+
+@pytest.mark.parametrize("how", PYTHON_WAYS)
+@pytest.mark.parametrize("pip_version", PIP_VERSIONS)
+def test_python_elsewhere_installs_nothing_through_pip_attest_install(
+    make_venv: MakeVenv, index: IndexServer, real: Path, tmp_path: Path, pip_version: str, how: str
+) -> None:
+    serve_tampered(index, real, tmp_path)
+    venv, other = make_venv(pip_version), make_venv(pip_version)
+    general, env = _python_elsewhere(how, other, tmp_path)
+
+    # 'pip-attest install' takes pip install's arguments: the flag can only come after it.
+    result = venv.pip_attest("install", *general, "-i", index.simple_url, PROJECT, env=env)
+
+    assert result.returncode in (1, 2), result.output
+    (line,) = result.stderr.splitlines()
+    assert "--python" in line
+    assert "Traceback" not in result.output
+    assert index.paths() == []  # pip never looked for the file, here or there
+    assert PROJECT not in venv.installed()
+    assert PROJECT not in other.installed()
+
+
+@pytest.mark.parametrize("how", PYTHON_WAYS)
+@pytest.mark.parametrize("pip_version", PIP_VERSIONS)
+def test_python_elsewhere_through_pip_attest_install_is_one_clear_line_and_exit_2(
+    make_venv: MakeVenv, tmp_path: Path, pip_version: str, how: str, request: pytest.FixtureRequest
+) -> None:
+    """What the user sees in the cases above (which prove that nothing is installed)."""
+    request.applymarker(pytest.mark.xfail(strict=True, reason=CLI_PYTHON_XFAIL[how]))
+    venv, other = make_venv(pip_version), make_venv(pip_version)
+    general, env = _python_elsewhere(how, other, tmp_path)
+
+    result = venv.pip_attest("install", *general, "--no-index", PROJECT, env=env)
+
+    assert_python_refused(result, other, "pip-attest: error: ")
+    assert PROJECT not in venv.installed()
+    assert PROJECT not in other.installed()
+
+
+@pytest.mark.parametrize("how", PYTHON_WAYS)
+@pytest.mark.parametrize("pip_version", PIP_VERSIONS)
+def test_python_elsewhere_is_refused_under_the_enforcement_hook(
+    installed_venv: MakeVenv,
+    make_venv: MakeVenv,
+    index: IndexServer,
+    real: Path,
+    tmp_path: Path,
+    pip_version: str,
+    how: str,
+) -> None:
+    serve_tampered(index, real, tmp_path)
+    venv, other = installed_venv(pip_version), make_venv(pip_version)
+    general, env = _python_elsewhere(how, other, tmp_path)
+    args = [*general, "install", "-i", index.simple_url, PROJECT]
+
+    result = venv.pip(*args, env={**ENFORCE, **env})
+
+    assert_python_refused(result, other, "ERROR: pip-attest: ")
+    assert PROJECT not in venv.installed()
+    assert PROJECT not in other.installed()
+    # Not vacuous: without the variable, pip really installs the tampered wheel over there.
+    plain = venv.pip(*args, env=env)
+    assert plain.returncode == 0, plain.output
+    assert PROJECT in other.installed()
+
+
+# -- 3. dry runs under the hook ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metadata", [False, True], ids=["downloaded", "pep658-metadata"])
+@pytest.mark.parametrize("pip_version", PIP_VERSIONS)
+def test_dry_run_under_the_hook_refuses_a_tampered_wheel(
+    installed_venv: MakeVenv,
+    index: IndexServer,
+    real: Path,
+    tmp_path: Path,
+    pip_version: str,
+    metadata: bool,
+) -> None:
+    serve_tampered(index, real, tmp_path, metadata=metadata)
+    venv = installed_venv(pip_version)
+    report = tmp_path / "r.json"
+
+    result = venv.pip(
+        "install",
+        "--dry-run",
+        "--report",
+        str(report),
+        "-i",
+        index.simple_url,
+        PROJECT,
+        env=ENFORCE,
+    )
+
+    assert result.returncode == 1, result.output
+    assert TAMPERED_LINE in result.stderr
+    assert "nothing was installed" in result.stderr
+    assert not report.exists(), report.read_text()
+    assert PROJECT not in venv.installed()
+    # Both paths were taken: with PEP 658 metadata pip never fetches the wheel itself.
+    fetched = f"/files/{REAL_WHEEL}" in index.paths()
+    assert fetched is not metadata or pip_version == PIP_OLDEST, index.paths()
+
+
 # -- 5. pip's wheel cache ------------------------------------------------------------------
 
 
@@ -58,16 +223,21 @@ def cached_wheels(home: Path) -> list[Path]:
     return sorted((home / "cache" / "pip" / "wheels").rglob("*.whl"))
 
 
-def plant(home: Path, tmp_path: Path, name: str, version: str) -> Path:
-    """Overwrite the one cached wheel of ``name`` with other bytes under the same name,
-    next to the ``origin.json`` pip wrote (which still names the attested sdist)."""
+def plant(home: Path, tmp_path: Path, name: str, version: str, *, beside: bool) -> Path:
+    """Put other bytes in the cache entry of the one wheel pip built for ``name``, next to
+    the ``origin.json`` pip wrote (which still names the attested sdist): under the same
+    name, or (``beside``) next to it, under a build-tagged name pip's cache prefers."""
     (cached,) = cached_wheels(home)
     assert (cached.parent / "origin.json").is_file()
     evil = make_wheel(tmp_path / "planted", name, version, module_source=EVIL)
     assert evil.name == cached.name
-    cached.unlink()
-    shutil.copyfile(evil, cached)
-    return cached
+    if beside:
+        target = cached.with_name(cached.name.replace(f"-{version}-", f"-{version}-1-"))
+    else:
+        target = cached
+        cached.unlink()
+    shutil.copyfile(evil, target)
+    return target
 
 
 def install(venv: Venv, index: IndexServer, root: Path, mode: str, *args: str) -> Result:
@@ -78,7 +248,9 @@ def install(venv: Venv, index: IndexServer, root: Path, mode: str, *args: str) -
 
 
 @pytest.mark.parametrize("mode", ["pip-attest", "hook"])
-@pytest.mark.parametrize("planted_after", ["pip-attest-build", "plain-pip-build"])
+@pytest.mark.parametrize(
+    "planted", ["over-a-pip-attest-build", "beside-a-pip-attest-build", "over-a-plain-pip-build"]
+)
 @pytest.mark.parametrize("pip_version", PIP_VERSIONS)
 def test_a_planted_cached_wheel_is_never_installed(
     make_venv: MakeVenv,
@@ -87,7 +259,7 @@ def test_a_planted_cached_wheel_is_never_installed(
     minted_root: Path,
     tmp_path: Path,
     pip_version: str,
-    planted_after: str,
+    planted: str,
     mode: str,
 ) -> None:
     """A wheel planted in pip's cache, next to an ``origin.json`` that names the attested
@@ -96,12 +268,12 @@ def test_a_planted_cached_wheel_is_never_installed(
     sdist = make_sdist(tmp_path / "dist", "cachedpkg", "1.0")
     attest(index, sigstore_instance, sdist, "cachedpkg")
     first = make_venv(pip_version)
-    if planted_after == "pip-attest-build":
+    if planted.endswith("pip-attest-build"):
         built = install(first, index, minted_root, "pip-attest", "cachedpkg")
     else:
         built = first.pip("install", "-i", index.simple_url, "cachedpkg")
     assert built.returncode == 0, built.output
-    planted = plant(first.home, tmp_path, "cachedpkg", "1.0")
+    wheel = plant(first.home, tmp_path, "cachedpkg", "1.0", beside=planted.startswith("beside"))
     # Not vacuous: plain pip takes the planted wheel from that cache and installs it.
     unguarded = make_venv(pip_version, home=first.home)
     assert unguarded.pip("install", "-i", index.simple_url, "cachedpkg").returncode == 0
@@ -112,7 +284,7 @@ def test_a_planted_cached_wheel_is_never_installed(
 
     assert result.returncode == 0, result.output
     assert (
-        f"pip-attest: not using pip's cached wheel {planted.name}: nothing on record says "
+        f"pip-attest: not using pip's cached wheel {wheel.name}: nothing on record says "
         "pip-attest checked the source it was built from; building it again"
     ) in result.stderr
     assert verified(result, "cachedpkg 1.0", "cachedpkg-1.0.tar.gz")
@@ -279,29 +451,41 @@ def test_the_legacy_resolver_records_first_seen_publishers(
     assert "legacypkg" not in later.installed()
 
 
-def _source_tree(where: Path, name: str, marker: Path) -> Path:
-    """An unpacked sdist: a directory pip builds in place."""
-    sdist = make_sdist(where / "dist", name, "1.0", marker=marker)
-    with tarfile.open(sdist) as tf:
-        tf.extractall(where, filter="data")
-    return where / f"{name}-1.0"
+NAMELESS = {
+    # form: (the refusal's status, what its reason must say)
+    "url-named-for-it": ("downgrade", "pinnedsrc is pinned (--publisher / PIP_ATTEST_PUBLISHER)"),
+    "url-named-for-another": ("invalid", "does not name project pinnedsrc"),
+    "url-without-a-file-name": ("invalid", "is not that of a distribution of pinnedsrc"),
+    "directory": ("downgrade", "pinnedsrc is pinned (--publisher / PIP_ATTEST_PUBLISHER)"),
+}
 
 
-@pytest.mark.parametrize("form", ["bare-url", "directory"])
+@pytest.mark.parametrize("form", sorted(NAMELESS))
 @pytest.mark.parametrize("pip_version", PIP_VERSIONS)
 def test_a_nameless_requirement_of_a_pinned_project_is_judged_under_its_name(
     make_venv: MakeVenv, index: IndexServer, tmp_path: Path, pip_version: str, form: str
 ) -> None:
-    """pip names a bare sdist URL or a directory only by building its metadata; once it
-    has, the pin applies, before anything is built into a wheel or installed."""
+    """pip names a bare sdist URL or a directory only by building its metadata (whatever
+    the URL's last part says); once it has, the pin applies, before anything is built into
+    a wheel or installed, and the refusal names the project."""
     marker = tmp_path / "build-ran"
-    if form == "bare-url":
-        sdist = make_sdist(tmp_path / "dist", "pinnedsrc", "1.0", marker=marker)
+    sdist = make_sdist(tmp_path / "dist", "pinnedsrc", "1.0", marker=marker)
+    if form == "url-named-for-it":
         index.add_file(sdist)
-        requirement, filename = index.file_url(sdist.name), sdist.name
+        requirement, shown = index.file_url(sdist.name), sdist.name
+    elif form == "url-named-for-another":
+        index.add_file(sdist, filename="download-1.tar.gz")
+        requirement, shown = index.file_url("download-1.tar.gz"), "download-1.tar.gz"
+    elif form == "url-without-a-file-name":
+        body = sdist.read_bytes()
+        index.fault("/get/latest", Fault(status=200, body=body, content_type="application/gzip"))
+        requirement, shown = f"{index.url}/get/latest", "latest"
     else:
-        tree = _source_tree(tmp_path / "src", "pinnedsrc", marker)
-        requirement, filename = str(tree), tree.as_uri()
+        with tarfile.open(sdist) as tf:
+            tf.extractall(tmp_path / "src", filter="data")
+        tree = tmp_path / "src" / "pinnedsrc-1.0"
+        requirement, shown = str(tree), tree.as_uri()
+    status, reason = NAMELESS[form]
     venv = make_venv(pip_version)
 
     result = venv.pip_attest(
@@ -309,16 +493,15 @@ def test_a_nameless_requirement_of_a_pinned_project_is_judged_under_its_name(
     )
 
     assert result.returncode == 1, result.output
-    lines = [line.strip() for line in result.stderr.splitlines() if "): downgrade: " in line]
+    lines = [line.strip() for line in result.stderr.splitlines() if f"): {status}: " in line]
     assert lines, result.output
-    assert lines[0].startswith(f"pinnedsrc 1.0 ({filename}): downgrade: ")
-    assert "pinnedsrc is pinned (--publisher / PIP_ATTEST_PUBLISHER)" in lines[0]
+    assert lines[0].startswith(f"pinnedsrc 1.0 ({shown}): {status}: "), lines[0]
+    assert reason in lines[0]
     assert "nothing was installed" in result.stderr
     assert "pinnedsrc" not in venv.installed()
     # Naming it takes its metadata hooks; nothing past them ran.
     ran = marker.read_text().split() if marker.exists() else []
-    assert "build_wheel" not in ran, ran
-    assert set(ran) <= {"get_requires_for_build_wheel", "prepare_metadata_for_build_wheel"}
+    assert set(ran) <= {"get_requires_for_build_wheel", "prepare_metadata_for_build_wheel"}, ran
 
 
 @pytest.mark.parametrize(
