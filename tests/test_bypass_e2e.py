@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from tests.support.index_server import IndexServer
 from tests.support.packages import make_sdist, make_wheel
@@ -373,9 +374,17 @@ def test_egg_fragment_on_a_find_links_page_names_the_version_pip_takes(
     never_built(marker)
 
 
-@pytest.mark.parametrize("command", ["wheel", "download"])
-@pytest.mark.parametrize("pip_version", PIP_VERSIONS)
-def test_renamed_archive_through_pip_wheel_and_pip_download_under_the_hook(
+# pip lock exists from pip 25.1 on.
+COMMAND_CASES = [
+    pytest.param(pip, command, id=f"{pip}-{command}")
+    for pip in PIP_VERSIONS
+    for command in ("wheel", "download", "lock")
+    if command != "lock" or Version(pip) >= Version("25.1")
+]
+
+
+@pytest.mark.parametrize(("pip_version", "command"), COMMAND_CASES)
+def test_renamed_archive_through_pip_wheel_download_and_lock_under_the_hook(
     installed_venv: MakeVenv,
     index: IndexServer,
     real: Path,
@@ -383,19 +392,19 @@ def test_renamed_archive_through_pip_wheel_and_pip_download_under_the_hook(
     pip_version: str,
     command: str,
 ) -> None:
-    """Both build an sdist's metadata (pip wheel builds the wheel too) and write files."""
+    """Each builds an sdist's metadata (pip wheel builds the wheel too) and writes files."""
     serve_real(index, real)
     marker = tmp_path / "build-ran"
     path, served, version = unattested_abi3info(tmp_path, "tgz", marker)
     index.add_file(path, filename=served, project=PROJECT)
     venv = installed_venv(pip_version)
     out = tmp_path / "out"
-    where = "-w" if command == "wheel" else "-d"
+    where = {"wheel": ["-w", str(out)], "download": ["-d", str(out)]}.get(
+        command, ["-o", str(out / "pylock.toml")]
+    )
     env = {**ENFORCE, "PIP_ATTEST_PUBLISHER": PIN}
 
-    result = venv.pip(
-        command, where, str(out), "-i", index.simple_url, f"{PROJECT}=={version}", env=env
-    )
+    result = venv.pip(command, *where, "-i", index.simple_url, f"{PROJECT}=={version}", env=env)
 
     assert result.returncode == 1, result.output
     assert refusal(result).startswith(f"{PROJECT} {version} ({served}): downgrade: ")

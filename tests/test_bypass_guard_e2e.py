@@ -349,6 +349,7 @@ def repack_sdist(sdist: Path, dest: Path, module: str, source: str) -> Path:
     return path
 
 
+@pytest.mark.parametrize("given_as", ["find-links", "path", "file-url"])
 @pytest.mark.parametrize("kind", ["wheel", "sdist"])
 @pytest.mark.parametrize("pip_version", PIP_VERSIONS)
 def test_a_local_file_swapped_after_it_was_checked_is_not_what_pip_uses(
@@ -358,6 +359,7 @@ def test_a_local_file_swapped_after_it_was_checked_is_not_what_pip_uses(
     tmp_path: Path,
     pip_version: str,
     kind: str,
+    given_as: str,
 ) -> None:
     links = tmp_path / "links"
     marker = tmp_path / "build-ran"
@@ -375,7 +377,11 @@ def test_a_local_file_swapped_after_it_was_checked_is_not_what_pip_uses(
     provenance = sigstore_instance.provenance(genuine, github("example/swappkg"))
     Path(f"{genuine}.provenance").write_text(json.dumps(provenance))
     pristine = genuine.read_bytes()
-    args = ["--no-index", "--find-links", str(links), "swappkg"]
+    args = {
+        "find-links": ["--no-index", "--find-links", str(links), "swappkg"],
+        "path": ["--no-index", str(genuine)],
+        "file-url": ["--no-index", f"swappkg @ {genuine.as_uri()}"],
+    }[given_as]
     venv = make_venv(pip_version)
 
     result = venv.run(
