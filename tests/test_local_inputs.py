@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from pip_attest._config import MAX_TOML_BYTES, Settings
+from pip_attest._config import Settings
 from pip_attest._model import Status
 from pip_attest._policy import Evidence, EvidenceKind, Policy
+from pip_attest._toml import MAX_TOML_BYTES
 from tests.support.cli import Run
 from tests.support.index_server import IndexServer
 from tests.support.packages import make_wheel

@@ -15,7 +15,6 @@ pip), and its identities become the expected publishers (``PIP_ATTEST_LOCK``).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from packaging.utils import canonicalize_name
 
 from pip_attest._errors import Error, UsageError
 from pip_attest._identity import Identity, identity_from_publisher
-from pip_attest._model import FileResult, Status
+from pip_attest._toml import parse_toml, read_toml
 
 LOCK_NAME = re.compile(r"^pylock\.([^.]+\.)?toml$")
 PIP_LOCK_SINCE = (25, 1)
@@ -64,9 +63,8 @@ def is_lock_path(path: str) -> bool:
 
 def read_lock(path: Path) -> list[LockedPackage]:
     """Parse and validate a pylock.toml. Raises a :class:`UsageError` with one line."""
+    # packaging.pylock costs tens of milliseconds to import: only when a lock is read.
     from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
-
-    from pip_attest._config import read_toml
 
     doc = read_toml(path, "lock file")
     try:
@@ -225,56 +223,57 @@ def parse_pip_lock(doc: Mapping[str, Any]) -> list[Resolved]:
 # -- writing --
 
 
-def _toml_str(value: str) -> str:
-    # JSON string escapes are TOML basic-string escapes, except DEL, which TOML wants escaped.
-    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _inline(table: Mapping[str, str]) -> str:
-    return "{ " + ", ".join(f"{k} = {_toml_str(v)}" for k, v in sorted(table.items())) + " }"
-
-
 def render_lock(packages: Sequence[LockedPackage]) -> str:
-    """Deterministic PEP 751 text: sorted packages, sorted files, no timestamps."""
-    lines = ['lock-version = "1.0"', 'created-by = "pip-attest"', ""]
+    """Deterministic PEP 751 text: sorted packages, sorted files, no timestamps. Written
+    with tomlkit, which escapes every value as TOML requires."""
+    import tomlkit  # tens of milliseconds to import: only a run that writes a lock pays
+
+    doc = tomlkit.document()
+    doc["lock-version"] = "1.0"
+    doc["created-by"] = "pip-attest"
+    tables = tomlkit.aot()
     for pkg in sorted(packages, key=lambda p: p.name):
-        lines += [
-            "[[packages]]",
-            f"name = {_toml_str(pkg.name)}",
-            f"version = {_toml_str(pkg.version)}",
-        ]
+        table = tomlkit.table()
+        table["name"] = pkg.name
+        table["version"] = pkg.version
         if pkg.marker:
-            lines.append(f"marker = {_toml_str(pkg.marker)}")
+            table["marker"] = pkg.marker
         if pkg.index:
-            lines.append(f"index = {_toml_str(pkg.index)}")
-        sdists = [f for f in pkg.files if f.kind == "sdist"]
+            table["index"] = pkg.index
         wheels = sorted((f for f in pkg.files if f.kind == "wheel"), key=lambda f: f.filename)
         if wheels:
-            lines.append("wheels = [")
-            lines += [
-                f"  {{ name = {_toml_str(w.filename)}, url = {_toml_str(w.url)}, "
-                f"hashes = {{ sha256 = {_toml_str(w.sha256)} }} }},"
-                for w in wheels
-            ]
-            lines.append("]")
+            array = tomlkit.array()
+            array.extend(_file_table(w) for w in wheels)
+            table["wheels"] = array.multiline(True)
+        sdists = [f for f in pkg.files if f.kind == "sdist"]
         if sdists:
-            s = sdists[0]
-            lines.append(
-                f"sdist = {{ name = {_toml_str(s.filename)}, url = {_toml_str(s.url)}, "
-                f"hashes = {{ sha256 = {_toml_str(s.sha256)} }} }}"
-            )
-        for identity in sorted(pkg.identities, key=str):
-            lines += ["", "[[packages.attestation-identities]]"]
-            lines += [f"{k} = {_toml_str(v)}" for k, v in identity.to_publisher().items()]
-        lines.append("")
-    return "\n".join(lines)
+            table["sdist"] = _file_table(sdists[0])
+        if pkg.identities:
+            identities = tomlkit.aot()
+            for identity in sorted(pkg.identities, key=str):
+                entry = tomlkit.table()
+                entry.update(identity.to_publisher())
+                identities.append(entry)
+            table["attestation-identities"] = identities
+        tables.append(table)
+    doc["packages"] = tables
+    return tomlkit.dumps(doc)
+
+
+def _file_table(file: LockedFile) -> Any:
+    import tomlkit
+
+    table = tomlkit.inline_table()
+    table.update({"name": file.filename, "url": file.url})
+    hashes = tomlkit.inline_table()
+    hashes["sha256"] = file.sha256
+    table["hashes"] = hashes
+    return table
 
 
 def validate_text(text: str) -> None:
     """What we write must read back as a valid lock (packaging.pylock)."""
     from packaging.pylock import Pylock
-
-    from pip_attest._config import parse_toml
 
     Pylock.from_dict(parse_toml(text))
 
@@ -286,11 +285,3 @@ def index_base(page_url: str | None, name: str) -> str | None:
     stripped = page_url.rstrip("/")
     head, _, last = stripped.rpartition("/")
     return f"{head}/" if canonicalize_name(unquote(last)) == name else None
-
-
-def identities_for(results: Iterable[FileResult]) -> tuple[Identity, ...]:
-    seen: list[Identity] = []
-    for r in results:
-        if r.status is Status.VERIFIED:
-            seen.extend(i for i in r.identities if i not in seen)
-    return tuple(seen)

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pip_attest import __version__
 from pip_attest._model import FileResult
 
 REPORT_VERSION = 1
@@ -95,8 +96,6 @@ def render_json(
     exit_code: int,
     extra: Mapping[str, Any] | None = None,
 ) -> str:
-    from pip_attest import __version__
-
     doc: dict[str, Any] = {
         "report_version": REPORT_VERSION,
         "pip_attest_version": __version__,
