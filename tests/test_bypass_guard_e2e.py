@@ -284,7 +284,7 @@ def test_a_planted_cached_wheel_is_never_installed(
 
     assert result.returncode == 0, result.output
     assert (
-        f"pip-attest: not using pip's cached wheel {wheel.name}: nothing on record says "
+        f"not using pip's cached wheel {wheel.name}: nothing on record says "
         "pip-attest checked the source it was built from; building it again"
     ) in result.stderr
     assert verified(result, "cachedpkg 1.0", "cachedpkg-1.0.tar.gz")

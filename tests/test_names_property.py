@@ -44,6 +44,7 @@ from pip._vendor.packaging.version import InvalidVersion as PipInvalidVersion
 from pip._vendor.packaging.version import Version as PipVersion
 
 from pip_attest import _config as cfg
+from pip_attest import _env
 from pip_attest._identity import parse_identity
 from pip_attest._model import Status
 from pip_attest._names import read_for
@@ -196,10 +197,10 @@ def accepted_files(draw: st.DrawFn, *, legacy_wheel_cls: Any = None) -> tuple[st
 
 def _judge(project: str, pin_key: str | None, record_version: str | None, version: str) -> Any:
     with tempfile.TemporaryDirectory() as store:
-        env = {cfg.POLICY: "none", cfg.FIRST_SEEN_DIR: store}
+        env = {_env.POLICY: "none", _env.FIRST_SEEN_DIR: store}
         identity = f"github:example/{project}/release.yml"
         if pin_key is not None:
-            env[cfg.PUBLISHER] = f"{pin_key}={identity}"
+            env[_env.PUBLISHER] = f"{pin_key}={identity}"
         if record_version is not None:
             FirstSeenStore(Path(store)).add(
                 project, record_version, [parse_identity(identity)], "first-use"
