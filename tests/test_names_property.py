@@ -48,7 +48,7 @@ from pip_attest import _env
 from pip_attest._identity import parse_identity
 from pip_attest._model import Status
 from pip_attest._names import read_for
-from pip_attest._pip._seam import STRICT_WHEEL_NAMES
+from pip_attest._pip._version import STRICT_WHEEL_NAMES
 from pip_attest._policy import Evidence, EvidenceKind, Policy
 from pip_attest._store import FirstSeenStore
 from tests.support.venvs import PIP_OLDEST

@@ -86,6 +86,12 @@ _MARK = "__pip_attest_wrapped__"
 
 def refuse_unguardable(args: Iterable[str], env: dict[str, str] | os._Environ[str]) -> None:
     """Options under which build dependencies escape the hook."""
+    args = list(args)
+    for i, arg in enumerate(args):
+        # After 'install' pip takes --python as a usage error; say what it is instead.
+        if arg == "--python" or arg.startswith("--python="):
+            value = arg.partition("=")[2] or (args[i + 1] if i + 1 < len(args) else "")
+            raise PipSeamError(_guard.python_refusal(value))
     features = " ".join([*args, env.get("PIP_USE_FEATURE", "")])
     if "venv-isolation" in features:
         raise PipSeamError(
@@ -156,8 +162,8 @@ def patch_install_command(module: Any) -> None:
     command.run = wrapped_run
 
 
-def _refuse_python(python: str) -> NoReturn:
-    raise PipSeamError(_guard.python_refusal(python))
+def _refuse_python(refusal: str) -> NoReturn:
+    raise PipSeamError(refusal)
 
 
 def _check_shape(
