@@ -17,7 +17,7 @@ pins): a changed publisher or a lost attestation is refused, as in ``pip-attest 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -34,7 +34,7 @@ from pip_attest._names import name_problem
 from pip_attest._pip._index import Index, IndexFile
 from pip_attest._policy import Policy
 from pip_attest._provenance import PYPI_FILE_HOSTS
-from pip_attest._toml import parse_toml, read_text
+from pip_attest._toml import read_toml
 
 
 class LockCheck(NamedTuple):
@@ -53,7 +53,7 @@ def check_lock(
     path: Path, pip_args: Sequence[str], settings: Settings, *, helper: bool = True
 ) -> LockCheck:
     """Check every file of the lock at ``path``; ``pip_args`` are pip's index options."""
-    packages = parse_lock(parse_toml(read_text(path, "lock file")), str(path))
+    packages = parse_lock(read_toml(path, "lock file"), str(path))
     policy = Policy(settings, locked=locked_identities(packages), lock_name=path.name)
     with Index(pip_args) as index:
         checker = Checker(settings, index.session, helper=helper, policy=policy)
@@ -80,8 +80,9 @@ def _check(
             if isinstance(item, Candidate)
             else item
         )
-        if result.status is Status.MISSING and not result.hint and not package.index:
-            result = result._replace(hint=_NO_INDEX)
+        if result.status is Status.MISSING and not package.index:
+            hint = f"{_NO_INDEX}; or {result.hint}" if result.hint else _NO_INDEX
+            result = result._replace(hint=hint)
         results.append(result)
     identities = {}
     for package in packages:
@@ -155,17 +156,20 @@ def _unavailable(package: LockedPackage, file: LockedFile, where: str) -> FileRe
     )
 
 
-def annotated(text: str, identities: dict[tuple[str, str], tuple[Identity, ...]]) -> str:
+def annotated(text: str, identities: Mapping[tuple[str, str], tuple[Identity, ...]]) -> str:
     """The lock ``text`` with each package's ``attestation-identities`` set to the ones
-    given (removed where there are none), and every other byte as it was."""
+    given (removed where there are none), and every other byte as it was: the blank lines
+    that end a package's table stay after its identities."""
     import tomlkit  # tens of milliseconds to import: only when a lock is written
 
     doc: Any = tomlkit.parse(text)
     for table in doc.get("packages", []):
         key = (canonicalize_name(str(table.get("name", ""))), str(table.get("version", "")))
         wanted = identities.get(key, ())
-        if "attestation-identities" in table:
-            del table["attestation-identities"]
+        had = table.pop("attestation-identities", None)
+        if had:
+            _trailing_blank(table)  # the line that separated the package from them
+        trailing = _trailing_blank(had[-1] if had else table)
         if wanted:
             entries = tomlkit.aot()
             for identity in sorted(wanted, key=str):
@@ -173,4 +177,26 @@ def annotated(text: str, identities: dict[tuple[str, str], tuple[Identity, ...]]
                 entry.update(identity.to_publisher())
                 entries.append(entry)
             table["attestation-identities"] = entries
+            table = entries[-1]
+        table.value.body.extend((None, blank) for blank in trailing)
     return str(tomlkit.dumps(doc))
+
+
+def _trailing_blank(table: Any) -> list[Any]:
+    """Take the blank lines off the end of a tomlkit table (where the text puts them: the
+    end of its last sub-table, in pip's style of lock), to put them back after what is
+    added to it."""
+    from tomlkit.items import AoT, Null, Table, Whitespace
+
+    body = table.value.body
+    while body and body[-1][0] is None and isinstance(body[-1][1], Null):
+        body.pop()  # what tomlkit leaves of a removed key
+    last = body[-1][1] if body else None
+    if isinstance(last, Table) and body[-1][0] is not None:
+        return _trailing_blank(last)
+    if isinstance(last, AoT) and len(last):
+        return _trailing_blank(last[-1])
+    blank: list[Any] = []
+    while body and body[-1][0] is None and isinstance(body[-1][1], Whitespace):
+        blank.insert(0, body.pop()[1])
+    return blank

@@ -125,7 +125,7 @@ def cmd_lock(argv: Sequence[str]) -> int:
     text = render_lock(run.packages) if not refused and run.rc == 0 else ""
     if text:
         validate_text(text)
-    old = out.read_text(encoding="utf-8") if out.exists() else None
+    old = read_text(out, "lock file") if out.exists() else None
     changed = bool(text) and text != old
     code, outcome = _outcome(mode, refused, run.rc, changed)
     sys.stderr.write(render_text(run.records, installed=None))
@@ -210,7 +210,7 @@ def _from_lock(source: Path, out: Path, mode: str, pip_args: list[str]) -> int:
     text = "" if refused else annotated(read_text(source, "lock file"), check.identities)
     if text:
         validate_text(text)
-    old = out.read_text(encoding="utf-8") if out.exists() else None
+    old = read_text(out, "lock file") if out.exists() else None
     changed = bool(text) and text != old
     code, outcome = _outcome(mode, refused, 0, changed)
     sys.stderr.write(render_text(records, installed=None))

@@ -17,7 +17,7 @@ from pip_attest._foreign import check_lock
 from pip_attest._model import Artifact, Origin, Status, sha256_file
 from pip_attest._names import parse_any
 from pip_attest._policy import Evidence, EvidenceKind
-from pip_attest._report import render_json, render_text
+from pip_attest._report import refusal_lines, render_json, render_text
 from pip_attest._verify import AttestationVerifier, parse_provenance, read_provenance_file
 
 
@@ -107,11 +107,12 @@ def _verify_lock(lock: Path, index_args: list[str]) -> int:
     fmt, output = output_format()
     sys.stderr.write(render_text(records, installed=None))
     if check.refused:
-        refused = sum(1 for r in records if r["blocking"])
-        print(f"pip-attest: {lock}: {refused} file(s) refused; do not install it", file=sys.stderr)
-        for r in records:
-            if r["blocking"] and r["hint"]:
-                print(f"  {r['filename']}: {r['status']}: {r['hint']}", file=sys.stderr)
+        refused = [r for r in check.results if r.blocking]
+        print(
+            f"pip-attest: {lock}: {len(refused)} file(s) refused; do not install it",
+            file=sys.stderr,
+        )
+        print("\n".join(refusal_lines(refused)[1:]), file=sys.stderr)
     else:
         print(f"pip-attest: {lock}: every file checked, nothing refused", file=sys.stderr)
     if fmt != "json":

@@ -38,14 +38,18 @@ def _early(req: Any) -> Candidate | None:
 
 
 def lock_index_adverts(seen: Seen) -> None:
-    """For a file pip takes from a lock it read itself: read the page of the lock's index
-    for its project (once), so that its provenance advert is known."""
-    index = STATE.lock_indexes.get(seen.project)
-    if not index or seen.url in STATE.adverts or (index, seen.project) in STATE.lock_pages:
+    """For a file pip takes from a lock it read itself: read its project's page on the
+    lock's index, else on pip's indexes (once each), so that its provenance advert is
+    known."""
+    if seen.project not in STATE.lock_indexes or STATE.session is None:
         return
-    STATE.lock_pages.add((index, seen.project))
-    if STATE.session is not None:
-        fetch_adverts(STATE.session, index, seen.project)
+    named = STATE.lock_indexes[seen.project]
+    for index in [named] if named else STATE.index_urls:
+        if seen.url in STATE.adverts:
+            return
+        if (index, seen.project) not in STATE.lock_pages:
+            STATE.lock_pages.add((index, seen.project))
+            fetch_adverts(STATE.session, index, seen.project)
 
 
 def prefetch(reqs: list[Any]) -> None:

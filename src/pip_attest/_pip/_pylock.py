@@ -49,4 +49,4 @@ def _expect_lock(where: str) -> None:
         raise InstallationError(f"pip-attest: {err}") from None
     if STATE.policy is not None:
         STATE.policy.expect_lock(locked_identities(packages), path.name)
-    STATE.lock_indexes.update({p.name: p.index for p in packages if p.index})
+    STATE.lock_indexes.update({p.name: p.index for p in packages})

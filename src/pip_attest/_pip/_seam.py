@@ -315,6 +315,8 @@ def _wrap_preparer(preparer: Any, refused: type[Exception]) -> None:
     def wrapped_init(self: Any, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
         STATE.session = getattr(self, "_session", None)
+        with contextlib.suppress(Exception):  # only where a lock's files find their adverts
+            STATE.index_urls = list(self.finder.search_scope.index_urls)
         if getattr(self, "legacy_resolver", False):
             STATE.synchronous = True
         installer = type(getattr(self, "build_env_installer", None)).__name__
