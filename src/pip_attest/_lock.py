@@ -26,6 +26,7 @@ from packaging.utils import canonicalize_name
 
 from pip_attest._errors import Error, UsageError
 from pip_attest._identity import Identity, identity_from_publisher
+from pip_attest._provenance import PYPI_FILE_HOSTS
 from pip_attest._toml import parse_toml, read_toml
 
 LOCK_NAME = re.compile(r"^pylock\.([^.]+\.)?toml$")
@@ -63,44 +64,101 @@ def is_lock_path(path: str) -> bool:
 
 def read_lock(path: Path) -> list[LockedPackage]:
     """Parse and validate a pylock.toml. Raises a :class:`UsageError` with one line."""
+    return parse_lock(read_toml(path, "lock file"), str(path))
+
+
+def parse_lock(doc: Mapping[str, Any], where: str) -> list[LockedPackage]:
+    """A lock document's packages, validated: by packaging.pylock, then by what pip-attest
+    needs to trust a lock written by any tool (plain URLs, sha256 hashes, files on their
+    index's host, no package twice, identities with known keys only)."""
     # packaging.pylock costs tens of milliseconds to import: only when a lock is read.
     from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
 
-    doc = read_toml(path, "lock file")
     try:
-        lock = Pylock.from_dict(doc)
+        lock = Pylock.from_dict(dict(doc))
     except (PylockValidationError, PylockUnsupportedVersionError) as err:
-        raise LockError(f"{path}: not a valid PEP 751 lock file ({err})") from None
-    packages = []
+        reason = " ".join(str(err).split())[:300]
+        raise LockError(f"{where}: not a valid PEP 751 lock file ({reason})") from None
+    packages: list[LockedPackage] = []
+    seen: set[tuple[str, str]] = set()
     for pkg in lock.packages:
-        name = canonicalize_name(pkg.name)
-        archives: list[tuple[Any, str]] = [(w, "wheel") for w in pkg.wheels or ()]
-        archives += [(pkg.sdist, "sdist")] if pkg.sdist is not None else []
-        files = []
-        for archive, kind in archives:
-            url = _checked(path, name, "url", archive.url or "", _FILE_SCHEMES)
-            filename = archive.name or _url_name(url)
-            if not filename or _UNSAFE.search(filename) or "/" in filename:
-                raise LockError(f"{path}: {name}: file name {filename[:80]!r} is not a file name")
-            files.append(LockedFile(filename, url, _sha256(path, name, archive.hashes), kind))
-        index = pkg.index
-        if index is not None:
-            index = _checked(path, name, "index", index, ("http", "https", "file"))
-        try:
-            identities = [identity_from_publisher(raw) for raw in pkg.attestation_identities or ()]
-        except ValueError as err:
-            raise LockError(f"{path}: {name}: attestation-identities: {err}") from None
-        packages.append(
-            LockedPackage(
-                name=name,
-                version=str(pkg.version) if pkg.version is not None else "",
-                files=files,
-                index=index,
-                marker=str(pkg.marker) if pkg.marker is not None else None,
-                identities=tuple(identities),
-            )
-        )
+        package = _package(pkg, where)
+        key = (package.name, package.version)
+        if key in seen:
+            raise LockError(f"{where}: {package.name} {package.version} is listed twice")
+        seen.add(key)
+        packages.append(package)
     return packages
+
+
+def _package(pkg: Any, where: str) -> LockedPackage:
+    name = canonicalize_name(pkg.name)
+    index = pkg.index
+    if index is not None:
+        index = _checked(where, name, "index", index, ("http", "https", "file"))
+    archives: list[tuple[Any, str]] = [(w, "wheel") for w in pkg.wheels or ()]
+    archives += [(pkg.sdist, "sdist")] if pkg.sdist is not None else []
+    files = []
+    for archive, kind in archives:
+        url = _checked(where, name, "url", archive.url or "", _FILE_SCHEMES)
+        if index and url and not _same_host(index, url):
+            raise LockError(
+                f"{where}: {name}: file URL {url[:80]!r} is not on the host of its index "
+                f"{index[:80]!r}"
+            )
+        filename = archive.name or _url_name(url)
+        if not filename or _UNSAFE.search(filename) or "/" in filename:
+            raise LockError(f"{where}: {name}: file name {filename[:80]!r} is not a file name")
+        files.append(LockedFile(filename, url, _sha256(where, name, archive.hashes), kind))
+    return LockedPackage(
+        name=name,
+        version=str(pkg.version) if pkg.version is not None else "",
+        files=files,
+        index=index,
+        marker=str(pkg.marker) if pkg.marker is not None else None,
+        identities=_identities(where, name, pkg.attestation_identities or ()),
+    )
+
+
+# The keys a publisher object may have, by kind (PEP 740; PyPI adds "claims").
+_PUBLISHER_KEYS = {
+    "GitHub": {"kind", "repository", "workflow", "environment", "claims"},
+    "GitLab": {"kind", "repository", "workflow_filepath", "environment", "claims"},
+    "Google": {"kind", "email", "claims"},
+    "CircleCI": {"kind", "project_id", "pipeline_definition_id", "vcs_origin", "vcs_ref", "claims"},
+}
+
+
+def _identities(where: str, name: str, raw: Iterable[Any]) -> tuple[Identity, ...]:
+    """A lock's identities, strictly: a key pip-attest does not know (a misspelt
+    "environment", say) would make the expectation weaker than its author meant."""
+    out = []
+    for item in raw:
+        if not isinstance(item, Mapping):
+            raise LockError(f"{where}: {name}: attestation-identities holds a non-table")
+        unknown = sorted(set(item) - _PUBLISHER_KEYS.get(str(item.get("kind")), {"kind"}))
+        if unknown:
+            raise LockError(
+                f"{where}: {name}: attestation-identities: unknown key {unknown[0][:40]!r} "
+                f"for kind {str(item.get('kind'))[:40]!r}"
+            )
+        try:
+            out.append(identity_from_publisher(item))
+        except ValueError as err:
+            raise LockError(f"{where}: {name}: attestation-identities: {err}") from None
+    return tuple(out)
+
+
+def _same_host(index: str, url: str) -> bool:
+    """Whether a file URL is on its index's host (PyPI's and TestPyPI's files are on their
+    file hosts). A local index (file:) may name files anywhere on the machine."""
+    index_parts, url_parts = urlsplit(index), urlsplit(url)
+    if index_parts.scheme == "file":
+        return url_parts.scheme == "file"
+    file_host = (url_parts.hostname or "").lower()
+    index_host = (index_parts.hostname or "").lower()
+    home = PYPI_FILE_HOSTS.get(file_host)
+    return file_host == index_host or (home is not None and urlsplit(home).hostname == index_host)
 
 
 # What may reach pip from a lock: pip-attest turns locks into requirement lines, so a
@@ -109,7 +167,7 @@ _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
 _FILE_SCHEMES = ("http", "https", "file")
 
 
-def _checked(path: Path, name: str, what: str, value: str, schemes: Sequence[str]) -> str:
+def _checked(path: str, name: str, what: str, value: str, schemes: Sequence[str]) -> str:
     """A URL from a lock, refused unless it is one plain URL of an expected scheme."""
     if not value:
         return value
@@ -126,7 +184,7 @@ def locked_identities(packages: Iterable[LockedPackage]) -> dict[str, tuple[Iden
     return {p.name: p.identities for p in packages if p.identities}
 
 
-def _sha256(path: Path, name: str, hashes: Mapping[str, str]) -> str:
+def _sha256(path: str, name: str, hashes: Mapping[str, str]) -> str:
     digest = hashes.get("sha256", "")
     if not re.fullmatch(r"[0-9a-f]{64}", digest):
         raise LockError(f"{path}: {name}: every file needs a sha256 hash")

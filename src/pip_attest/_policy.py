@@ -243,6 +243,12 @@ class Policy:
         )
         return (*stated, *extra)
 
+    def expect_lock(self, locked: Mapping[str, tuple[Identity, ...]], lock_name: str) -> None:
+        """Expect the identities of a lock pip reads itself (``pip install -r pylock.toml``
+        on pip 26.1 and later), as those of the lock this run was started with."""
+        self._locked.update({canonicalize_name(k): v for k, v in locked.items()})
+        self._lock_name = lock_name
+
     @property
     def locked(self) -> Mapping[str, tuple[Identity, ...]]:
         """The expected identities of the lock being installed or rewritten."""

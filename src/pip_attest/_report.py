@@ -47,6 +47,21 @@ def refusal_lines(blocking: Sequence[FileResult], *, installed: Sequence[str] = 
     return lines
 
 
+def merged(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One record per file: a file judged twice (a verdict, then a refusal once pip's
+    metadata contradicted it) keeps the refusal, in the place of the first record."""
+    out: list[Mapping[str, Any]] = []
+    where: dict[tuple[Any, ...], int] = {}
+    for record in records:
+        key = (record.get("project"), record.get("version"), record.get("filename"))
+        if key not in where:
+            where[key] = len(out)
+            out.append(record)
+        elif record.get("blocking") and not out[where[key]].get("blocking"):
+            out[where[key]] = record
+    return out
+
+
 def counts(records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     tally = Counter(str(r.get("status")) for r in records)
     return {status: tally[status] for status in _ORDER if tally[status]}

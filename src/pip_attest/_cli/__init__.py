@@ -55,8 +55,24 @@ def build_parser() -> argparse.ArgumentParser:
         "audit", help="verify the distributions an environment has installed", add_help=False
     )
 
-    verify = sub.add_parser("verify", help="verify local distribution files", allow_abbrev=False)
-    verify.add_argument("files", nargs="+", metavar="FILE")
+    verify = sub.add_parser(
+        "verify",
+        help="verify local distribution files, or every file of a lock",
+        allow_abbrev=False,
+    )
+    verify.add_argument("files", nargs="*", metavar="FILE")
+    verify.add_argument(
+        "--lock", metavar="PYLOCK", help="verify every file of this lock (any tool's) instead"
+    )
+    verify.add_argument("-i", "--index-url", metavar="URL", help="with --lock: pip's index URL")
+    verify.add_argument("--extra-index-url", metavar="URL", action="append")
+    verify.add_argument("-f", "--find-links", metavar="URL", action="append")
+    verify.add_argument("--trusted-host", metavar="HOST", action="append")
+    verify.add_argument("--no-index", action="store_true")
+    verify.add_argument("--require-attestations", action="store_true")
+    verify.add_argument("--allow-unattested", metavar="PKG", action="append")
+    verify.add_argument("--integrity-api", metavar="URL", action="append")
+    verify.add_argument("--policy", metavar="FILE", help="policy file to read")
     verify.add_argument(
         "--provenance", metavar="PATH", help="provenance or attestation (default FILE.provenance)"
     )
@@ -106,7 +122,16 @@ def _env_from_args(args: argparse.Namespace) -> None:
         os.environ[_env.FORMAT] = args.format
     if getattr(args, "output", None):
         os.environ[_env.OUTPUT] = args.output
+    if args.command == "verify":
+        if args.require_attestations:
+            os.environ[_env.REQUIRE] = "1"
+        if args.allow_unattested:
+            os.environ[_env.ALLOW_UNATTESTED] = " ".join(args.allow_unattested)
+        if args.integrity_api:
+            os.environ[_env.INTEGRITY_API] = " ".join(args.integrity_api)
     if getattr(args, "publisher", None) and args.command == "verify":
+        if args.lock:
+            raise UsageError("--publisher IDENTITY goes with FILE...; pin a lock's with --policy")
         parse_identity(args.publisher)
         pins = []
         for f in args.files:

@@ -20,7 +20,7 @@ from pip_attest._cli._common import (
 from pip_attest._config import Settings
 from pip_attest._locking import translate_lock_requirements
 from pip_attest._pip._run import close_run, guarded
-from pip_attest._report import render_json, render_text
+from pip_attest._report import merged, render_json, render_text
 from pip_attest._spawn import run_memo
 
 INSTALL_HELP = """\
@@ -72,17 +72,18 @@ def cmd_install(argv: Sequence[str]) -> int:
     memo = run_memo()
     if memo is not None:
         memo.record_run(run.rc, run.records, time.time())
-    if any(r.get("blocking") for r in run.records):
+    records = merged(run.records)
+    if any(r.get("blocking") for r in records):
         code, outcome = EXIT_REFUSED, "refused"
     elif run.rc != 0:
         code, outcome = EXIT_PIP, "pip-failed"
     else:
         code, outcome = EXIT_OK, "ok"
-    sys.stderr.write(render_text(run.records, installed=False if code == EXIT_REFUSED else None))
+    sys.stderr.write(render_text(records, installed=False if code == EXIT_REFUSED else None))
     if code == EXIT_PIP:
         print(f"pip-attest: pip exited with status {run.rc}", file=sys.stderr)
     if fmt != "json":
         return code
     extra = {"pip_version": run.pip_version, "pip_exit_code": run.rc}
-    doc = render_json(run.records, command="install", outcome=outcome, exit_code=code, extra=extra)
+    doc = render_json(records, command="install", outcome=outcome, exit_code=code, extra=extra)
     return emit(doc, output, sys.stdout, code)

@@ -14,7 +14,7 @@ from pip_attest._cli._common import EXIT_OK, EXIT_USAGE
 from pip_attest._cli._policy import policy_summary
 from pip_attest._config import Settings, env_flag
 from pip_attest._errors import Error
-from pip_attest._pip._seam import SUPPORTED_RANGE, check_version, pip_version
+from pip_attest._pip._version import SUPPORTED_RANGE, check_version, pip_version
 
 
 def cmd_status(args: argparse.Namespace) -> int:

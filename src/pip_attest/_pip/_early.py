@@ -1,17 +1,16 @@
 """Starting checks early, before pip needs their verdicts (optimisations only: the checks
-decide), and the provenance adverts of the index pages pip reads."""
+decide), and the adverts of the index a lock names."""
 
 from __future__ import annotations
 
 import contextlib
-import functools
 from typing import Any
 
 from pip_attest._candidate import Candidate
 from pip_attest._model import Origin
+from pip_attest._pip._index import fetch_adverts
 from pip_attest._pip._reqs import Seen, installs_file
 from pip_attest._pip._state import STATE, checker
-from pip_attest._provenance import Advert
 
 
 def index_candidate(seen: Seen) -> Candidate:
@@ -38,6 +37,21 @@ def _early(req: Any) -> Candidate | None:
     return index_candidate(seen)
 
 
+def lock_index_adverts(seen: Seen) -> None:
+    """For a file pip takes from a lock it read itself: read its project's page on the
+    lock's index, else on pip's indexes (once each), so that its provenance advert is
+    known."""
+    if seen.project not in STATE.lock_indexes or STATE.session is None:
+        return
+    named = STATE.lock_indexes[seen.project]
+    for index in [named] if named else STATE.index_urls:
+        if seen.url in STATE.adverts:
+            return
+        if (index, seen.project) not in STATE.lock_pages:
+            STATE.lock_pages.add((index, seen.project))
+            fetch_adverts(STATE.session, index, seen.project)
+
+
 def prefetch(reqs: list[Any]) -> None:
     """Start downloading the provenance of every file pip is about to download. Best
     effort: the checks decide."""
@@ -58,47 +72,3 @@ def speculate(req: Any) -> None:
         candidate = _early(req)
         if candidate is not None and candidate.sha256:
             checker().speculate(candidate)
-
-
-_MARK = "__pip_attest_wrapped__"
-
-
-def wrap_links(link_cls: Any) -> None:
-    """Keep each file's provenance advert while pip parses index pages. Idempotent."""
-    if getattr(link_cls.from_json.__func__, _MARK, False):
-        return
-    from_json = link_cls.from_json.__func__
-    from_element = link_cls.from_element.__func__
-
-    @functools.wraps(from_json)
-    def wrapped_json(cls: Any, file_data: Any, page_url: str, *a: Any, **kw: Any) -> Any:
-        link = from_json(cls, file_data, page_url, *a, **kw)
-        if link is not None and isinstance(file_data, dict) and "provenance" in file_data:
-            value = file_data["provenance"]
-            _remember(link, None if value is None else str(value), page_url)
-        return link
-
-    @functools.wraps(from_element)
-    def wrapped_element(cls: Any, attribs: Any, page_url: str, *a: Any, **kw: Any) -> Any:
-        link = from_element(cls, attribs, page_url, *a, **kw)
-        if link is not None and isinstance(attribs, dict) and "data-provenance" in attribs:
-            # An attribute with no value is a malformed advert, not "no provenance".
-            _remember(link, str(attribs["data-provenance"] or ""), page_url)
-        return link
-
-    setattr(wrapped_json, _MARK, True)
-    link_cls.from_json = classmethod(wrapped_json)
-    link_cls.from_element = classmethod(wrapped_element)
-
-
-def _remember(link: Any, provenance: str | None, page_url: str) -> None:
-    key = link.url_without_fragment
-    advert = Advert(provenance, page_url)
-    known = STATE.adverts.get(key)
-    if known is not None and known.conflict:
-        return  # once two pages disagree, no third page settles it
-    if known is not None and known.url != provenance:
-        # Two pages disagree about one file: trust neither.
-        shown = f"{(known.url or '')[:100]!r} and {(provenance or '')[:100]!r}"
-        advert = Advert(None, page_url, conflict=f"provenance advertised as {shown}")
-    STATE.adverts[key] = advert

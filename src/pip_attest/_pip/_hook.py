@@ -35,6 +35,7 @@ from typing import Any, NoReturn
 TARGET = "pip._internal.operations.prepare"
 MAIN_PARSER = "pip._internal.cli.main_parser"
 INSTALL_COMMAND = "pip._internal.commands.install"
+REQ_COMMAND = "pip._internal.cli.req_command"
 EXIT_UNSUPPORTED = 2
 _REFUSED = "PIP_ATTEST_ENFORCE is set, so pip will not run unguarded"
 # The same words as the .pth line's own message, for when this module cannot load at all.
@@ -65,6 +66,15 @@ def _on_install_command(module: ModuleType) -> None:
         from pip_attest._pip import _seam
 
         _seam.patch_install_command(module)
+    except Exception as err:
+        _fail(f"the enforcement hook failed to load ({type(err).__name__}: {err}); {_UNGUARDED}")
+
+
+def _on_req_command(module: ModuleType) -> None:
+    try:
+        from pip_attest._pip import _pylock
+
+        _pylock.patch_lock_reader(module)
     except Exception as err:
         _fail(f"the enforcement hook failed to load ({type(err).__name__}: {err}); {_UNGUARDED}")
 
@@ -110,6 +120,7 @@ def _remove(path: str) -> None:
 _TARGETS: dict[str, Callable[[ModuleType], None]] = {
     MAIN_PARSER: _on_main_parser,
     TARGET: _on_loaded,
+    REQ_COMMAND: _on_req_command,
     INSTALL_COMMAND: _on_install_command,
 }
 

@@ -19,7 +19,7 @@ from pip_attest import _env
 from pip_attest._check import Checker
 from pip_attest._config import Settings
 from pip_attest._model import FileResult
-from pip_attest._pip import _seam
+from pip_attest._pip import _pylock, _seam
 from pip_attest._provenance import Advert, HttpSession
 from pip_attest._results import read_results
 from pip_attest._spawn import discard_early_helper
@@ -81,10 +81,12 @@ def run_pip(command: str, pip_args: list[str], settings: Settings, *, quiet_stdo
     _seam.reset()
     _seam.install(settings, on_gate=None)
     # pip's own modules load when a run starts, not when pip-attest does.
+    from pip._internal.cli import req_command
     from pip._internal.cli.main import main as pip_main
     from pip._internal.commands import install as install_command
 
     _seam.patch_install_command(install_command)
+    _pylock.patch_lock_reader(req_command)
 
     redirect = contextlib.redirect_stdout(sys.stderr) if quiet_stdout else contextlib.nullcontext()
     with redirect:

@@ -43,14 +43,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
 from pip_attest import _env
-from pip_attest._config import Settings, env_flag
+from pip_attest._config import Settings
 from pip_attest._errors import PipSeamError
 from pip_attest._model import Status
 from pip_attest._names import name_problem, parse_version
-from pip_attest._pip import _early, _files, _guard
+from pip_attest._pip import _adverts, _early, _files, _guard
 from pip_attest._pip._ledger import Entry, refusal
 from pip_attest._pip._reqs import installs_file
 from pip_attest._pip._state import (
@@ -64,6 +63,11 @@ from pip_attest._pip._state import (
     report_new,
     reset,
 )
+from pip_attest._pip._version import (
+    STRICT_WHEEL_NAMES,
+    SUPPORTED_RANGE,
+    check_version,
+)
 from pip_attest._policy import Policy
 
 __all__ = [
@@ -73,42 +77,21 @@ __all__ = [
     "collect",
     "install",
     "patch_install_command",
+    "refuse_unguardable",
     "reset",
 ]
 
-MIN_PIP = Version("23.3")
-MAX_PIP_EXCLUSIVE = Version("26.4")
-SUPPORTED_RANGE = f">={MIN_PIP},<{MAX_PIP_EXCLUSIVE}"
-# pip reads wheel names with packaging's strict rules from 25.3; before, also loosely.
-STRICT_WHEEL_NAMES = Version("25.3")
 _MARK = "__pip_attest_wrapped__"
-
-
-def pip_version() -> Version:
-    try:
-        import pip
-    except ImportError as err:
-        raise PipSeamError("pip is not installed in this environment") from err
-    try:
-        return Version(pip.__version__)
-    except (AttributeError, InvalidVersion) as err:
-        raise PipSeamError("cannot tell which pip version is installed") from err
-
-
-def check_version() -> Version:
-    version = pip_version()
-    if MIN_PIP <= version < MAX_PIP_EXCLUSIVE:
-        return version
-    if version >= MAX_PIP_EXCLUSIVE and env_flag(_env.ALLOW_UNTESTED_PIP):
-        return version
-    raise PipSeamError(
-        f"pip {version} is not supported: pip-attest guards pip {SUPPORTED_RANGE}. "
-        f"Install a supported pip (python -m pip install 'pip{SUPPORTED_RANGE}')"
-    )
 
 
 def refuse_unguardable(args: Iterable[str], env: dict[str, str] | os._Environ[str]) -> None:
     """Options under which build dependencies escape the hook."""
+    args = list(args)
+    for i, arg in enumerate(args):
+        # After 'install' pip takes --python as a usage error; say what it is instead.
+        if arg == "--python" or arg.startswith("--python="):
+            value = arg.partition("=")[2] or (args[i + 1] if i + 1 < len(args) else "")
+            raise PipSeamError(_guard.python_refusal(value))
     features = " ".join([*args, env.get("PIP_USE_FEATURE", "")])
     if "venv-isolation" in features:
         raise PipSeamError(
@@ -148,7 +131,7 @@ def install(settings: Settings, *, on_gate: Callable[[list[dict[str, Any]]], Non
         return
     refused = _refusal_type(InstallationError)
     _guard.patch_main_parser(main_parser, _refuse_python)
-    _early.wrap_links(Link)
+    _adverts.wrap_links(Link)
     _wrap_preparer(prepare.RequirementPreparer, refused)
     _files.wrap_file_url(prepare, refused)
     _wrap_install(InstallRequirement, refused)
@@ -179,8 +162,8 @@ def patch_install_command(module: Any) -> None:
     command.run = wrapped_run
 
 
-def _refuse_python(python: str) -> NoReturn:
-    raise PipSeamError(_guard.python_refusal(python))
+def _refuse_python(refusal: str) -> NoReturn:
+    raise PipSeamError(refusal)
 
 
 def _check_shape(
@@ -264,6 +247,7 @@ def _prepare(req: Any, refused: type[Exception]) -> tuple[Entry, tuple[str, str,
     known = ledger.entries.get(seen.key)
     if known is not None:
         return known, seen.key
+    _early.lock_index_adverts(seen)
     candidate = ledger.candidate(seen, STATE.adverts, _files.vouched)
     entry = ledger.add(seen, candidate)
     run_checker = checker()
@@ -331,6 +315,8 @@ def _wrap_preparer(preparer: Any, refused: type[Exception]) -> None:
     def wrapped_init(self: Any, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
         STATE.session = getattr(self, "_session", None)
+        with contextlib.suppress(Exception):  # only where a lock's files find their adverts
+            STATE.index_urls = list(self.finder.search_scope.index_urls)
         if getattr(self, "legacy_resolver", False):
             STATE.synchronous = True
         installer = type(getattr(self, "build_env_installer", None)).__name__

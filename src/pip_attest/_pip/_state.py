@@ -47,6 +47,11 @@ class State:
         self.committed = False
         self.copies: str | None = None
         self.built: BuiltWheels | None = None
+        # A lock pip reads itself names the index of its packages: their provenance adverts
+        # come from those pages (once each), since pip takes the files from the lock.
+        self.lock_indexes: dict[str, str | None] = {}
+        self.lock_pages: set[tuple[str, str]] = set()
+        self.index_urls: list[str] = []  # pip's, for a lock's packages that name none
 
     def blocking(self) -> list[FileResult]:
         return [r for r in self.results if r.blocking]
