@@ -71,13 +71,13 @@ class Pages(Index):
         searched: list[str] = []
         for location in self._collector.search_scope.get_index_urls_locations(name):
             searched.append(location)
-            self._page(location, files, errors, keep)
+            self._read_page(location, files, errors, keep)
         for location in self.find_links:
             searched.append(location)
-            self._find_links(location, files, errors, keep)
+            self._read_find_links(location, files, errors, keep)
         return ProjectPages(files, errors, searched)
 
-    def _page(
+    def _read_page(
         self,
         url: str,
         files: list[IndexFile],
@@ -135,7 +135,7 @@ class Pages(Index):
                     links.append(link)
         return links or self._links(page, None)
 
-    def _find_links(
+    def _read_find_links(
         self,
         location: str,
         files: list[IndexFile],
@@ -147,7 +147,7 @@ class Pages(Index):
         if location.startswith("file:"):
             path = self._url_to_path(location)
         elif urllib.parse.urlsplit(location).scheme.lower() in ("http", "https"):
-            self._page(location, files, errors, keep)
+            self._read_page(location, files, errors, keep)
             return
         if os.path.isdir(path):
             try:
