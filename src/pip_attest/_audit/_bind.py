@@ -298,12 +298,19 @@ def bind_wheel(dist: InstalledDist, installed: Installed, manifest: Manifest) ->
 
 
 def _same(file: InstalledFile, sha256: str, findings: _Findings) -> bool:
-    if file.hashed.problem or not file.hashed.sha256:
-        return False  # already a finding of the installed check (or sized differently)
-    if file.hashed.sha256 != sha256:
+    hashed = file.hashed
+    if not hashed.problem and not hashed.sha256:
+        hashed = hash_file(file.full)  # its size was not RECORD's, so it was not read
+    if hashed.problem:
+        findings.add(
+            f"{plain(file.entry.path, 120)} {hashed.problem}: it cannot be the attested "
+            "wheel's file"
+        )
+        return False
+    if hashed.sha256 != sha256:
         findings.add(
             f"{plain(file.entry.path, 120)} is not the attested wheel's file "
-            f"(sha256 {file.hashed.sha256[:16]}…, the wheel's {sha256[:16]}…)"
+            f"(sha256 {hashed.sha256[:16]}…, the wheel's {sha256[:16]}…)"
         )
         return False
     return True
@@ -311,9 +318,7 @@ def _same(file: InstalledFile, sha256: str, findings: _Findings) -> bool:
 
 def _script_same(file: InstalledFile, rest: tuple[str, int], findings: _Findings) -> bool:
     """A ``#!python`` script: everything after the installer's first line is the wheel's."""
-    if file.hashed.problem:
-        return False
-    content = read_file(file.full, MAX_SCRIPT_BYTES)
+    content = read_file(file.full, MAX_SCRIPT_BYTES) if file.full else file.hashed
     if isinstance(content, Hashed):
         findings.add(f"{plain(file.entry.path, 120)} {content.problem}")
         return False

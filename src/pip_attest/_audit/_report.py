@@ -42,7 +42,9 @@ def detail(result: DistResult) -> str:
         text = f"{identities}: {result.reason}"
     else:
         text = result.reason
-    others = sorted({f.status.value for f in result.findings[1:]} - {"verified"})
+    others = sorted(
+        {f.status.value for f in result.findings[1:]} - {"verified", result.status.value}
+    )
     if others:
         text += f" [also: {', '.join(others)}]"
     if (
