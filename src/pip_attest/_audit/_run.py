@@ -158,7 +158,8 @@ class _Auditor:
         work_of: dict[int, _Work] = {}
         for dist in dists:  # the versions each project's pages are read for
             self.versions.setdefault(dist.name, set()).add(dist.version)
-        with ThreadPoolExecutor(WORKERS, thread_name_prefix="pip-attest-audit") as pool:
+        pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="pip-attest-audit")
+        try:
             futures = {pool.submit(self.work, d): i for i, d in enumerate(dists)}
             for done, future in enumerate(as_completed(futures), 1):
                 i = futures[future]
@@ -171,6 +172,10 @@ class _Auditor:
                 results[i] = self.conclude(work)
                 if progress is not None:
                     progress(done, len(dists))
+        finally:
+            # Interrupted: what has not started never will (the requests under way end
+            # within their time limits).
+            pool.shutdown(wait=True, cancel_futures=True)
         self.done = [(work_of[i].dist, work_of[i]) for i in sorted(results)]
         return [results[i] for i in sorted(results)]
 
@@ -235,11 +240,11 @@ class _Auditor:
             wheels = [c for c in wheels if direct.sha256 and c.sha256 == direct.sha256]
             sdists = [c for c in sdists if direct.sha256 and c.sha256 == direct.sha256]
             if not wheels and not sdists:
+                known = (
+                    "a file no index page lists" if direct.sha256 else "with no sha256 to look up"
+                )
                 return self._not_from_index(
-                    dist,
-                    installed,
-                    "archive",
-                    f"installed from {plain(direct.url, 160)}, a file no index page lists",
+                    dist, installed, "archive", f"installed from {plain(direct.url, 160)}, {known}"
                 )
         if not wheels and not sdists:
             return _Work(dist, installed, origin, found=missing, notes=notes)

@@ -39,7 +39,7 @@ def _importable(folder: str, name: str, top: bool) -> bool:
     if name == "__pycache__" or name.endswith((".dist-info", ".egg-info", ".data")):
         return False
     try:
-        is_dir = os.path.isdir(full) and not os.path.islink(full)
+        is_dir = os.path.isdir(full)  # a link to a folder imports like one
     except OSError:
         return False
     if is_dir:
