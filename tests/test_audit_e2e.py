@@ -21,7 +21,7 @@ from tests.support.audit_env import make_app_wheel
 from tests.support.index_server import Fault, IndexServer
 from tests.support.packages import make_sdist, make_wheel
 from tests.support.throwaway_sigstore import Identity, ThrowawaySigstore, github
-from tests.support.venvs import Result, Venv
+from tests.support.venvs import PIP_VERSIONS, Result, Venv
 from tests.test_install_e2e import _tamper_wheel
 
 pytestmark = pytest.mark.e2e
@@ -117,6 +117,40 @@ def test_an_environment_installed_by_pip_attest_audits_clean(
     assert binding["bound"] == 7
     assert binding["generated"] == 5
     assert app["installed_files"]["bytecode_checked"] == 2
+
+
+@pytest.mark.parametrize("pip_version", PIP_VERSIONS)
+def test_audit_reads_the_index_through_every_supported_pip(
+    make_venv: MakeVenv,
+    index: IndexServer,
+    sigstore_instance: ThrowawaySigstore,
+    minted_root: Path,
+    tmp_path: Path,
+    pip_version: str,
+) -> None:
+    """The index pages are read with pip's own request and parser: on the oldest and the
+    newest pip, in JSON and in HTML."""
+    serve(
+        index,
+        sigstore_instance,
+        make_app_wheel(tmp_path / "d", "app", "1.0"),
+        github("example/app"),
+    )
+    venv = make_venv(pip_version)
+    assert venv.pip("install", "-i", index.simple_url, "app").returncode == 0
+    result = audit(venv, index, minted_root, "--path", str(venv.site))
+    assert result.returncode == 0, result.output
+    assert line(result, "app") == f"verified app 1.0 {APP_ID}"
+    with IndexServer(formats=("html",)) as html:
+        serve(
+            html,
+            sigstore_instance,
+            make_app_wheel(tmp_path / "d", "app", "1.0"),
+            github("example/app"),
+        )
+        result = audit(venv, html, minted_root, "--path", str(venv.site))
+    assert result.returncode == 0, result.output
+    assert line(result, "app") == f"verified app 1.0 {APP_ID}"
 
 
 def test_an_edited_py_file_is_modified(
