@@ -170,7 +170,6 @@ def bench_install(
                     raise SystemExit("the cold run left no verification cache entries")
                 if i:
                     times[kind].append(elapsed)
-                shutil.rmtree(venv.path, ignore_errors=True)
     return InstallTimes(
         times["plain"],
         times["cold"],
