@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -81,6 +82,7 @@ class RealTreeTimes:
         default_factory=lambda: {f"{s}-{c}": [] for c in ("cold", "warm") for s in SIDES}
     )
     stragglers: int = 0  # processes a run left behind (reaped by the benchmark)
+    loads: list[float] = field(default_factory=list)  # 1-minute load average at each start
 
     def values(self, side: str, case: str, what: str = "wall") -> list[float]:
         runs = self.runs[f"{side}-{case}"]
@@ -215,6 +217,7 @@ def bench_realtree(
                         work / f"v-{side}-{case}-{i}", template, homes[side], PIP_NEWEST
                     )
                     cmd = _command(side, venv, index.simple_url, requirement, options, trust_root)
+                    load = os.getloadavg()[0]
                     run, stderr, strays = measure(cmd, venv.env(), homes[side])
                     if side == "attest" and summary not in stderr:
                         raise SystemExit(f"pip-attest did not verify every file:\n{stderr[-4000:]}")
@@ -225,13 +228,20 @@ def bench_realtree(
                     if i:
                         results.runs[f"{side}-{case}"].append(run)
                         results.stragglers += strays
+                        results.loads.append(load)
                     if log:
                         print(
                             f"round {i}{'' if i else ' (not counted)'} {case:<4} {side:<6} "
-                            f"{run.wall:6.2f} s wall {run.cpu:6.2f} s CPU"
+                            f"{run.wall:6.2f} s wall {run.cpu:6.2f} s CPU, load {load:.1f}"
                             + (f" ({strays} left behind)" if strays else ""),
                             file=sys.stderr,
                         )
+            # Untimed, and whole before the next round: on a disk mounted with `discard`,
+            # deleting a venv takes seconds of I/O that would otherwise overlap a run.
+            for path in work.glob(f"v-*-{i}"):
+                shutil.rmtree(path)
+            for home in homes.values():
+                shutil.rmtree(home)
     return results
 
 
@@ -263,6 +273,7 @@ def details(t: RealTreeTimes) -> list[str]:
                 f"{case} {what}: pip {t.spread('plain', case, what)} s, "
                 f"pip-attest {t.spread('attest', case, what)} s; per-round ratios {ratios}"
             )
+    lines.append(f"load average at the runs' starts: {min(t.loads):.1f}–{max(t.loads):.1f}")
     if t.stragglers:
         lines.append(f"processes left behind by runs (reaped, CPU counted): {t.stragglers}")
     return lines
@@ -285,13 +296,15 @@ def main() -> None:
             compile_=args.compile,
             pep658=not args.no_pep658,
         )
-    print("| benchmark | baseline | pip-attest | ratio / cost |")
-    print("|---|---|---|---|")
-    for row in rows(times):
-        print(row)
-    print()
-    for line in details(times):
-        print(line)
+        # Printed before the folder is removed, which takes a while.
+        print("| benchmark | baseline | pip-attest | ratio / cost |")
+        print("|---|---|---|---|")
+        for row in rows(times):
+            print(row)
+        print()
+        for line in details(times):
+            print(line)
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":
