@@ -105,14 +105,16 @@ def bench_library(root: Path, files: list[File]) -> float:
 
 def bench_verifier(root: Path, files: list[File]) -> float:
     from pip_attest._model import Artifact
+    from pip_attest._names import parse_any
     from pip_attest._verify import AttestationVerifier, parse_provenance
 
     verifier = AttestationVerifier(root)
 
     def one(file: File) -> object:
-        return verifier.verify(
-            Artifact(file.filename, file.sha256), parse_provenance(file.provenance)
-        )
+        named = parse_any(file.filename)
+        assert named is not None
+        artifact = Artifact(file.filename, file.sha256, *named)
+        return verifier.verify(artifact, parse_provenance(file.provenance))
 
     return per_cpu_second(files, one)
 
@@ -155,14 +157,19 @@ def bench_checker(root: Path, files: list[File]) -> tuple[float, float]:
     """(cold, warm) through the checker, with the cache in a fresh directory."""
     from pip_attest._check import Candidate, Checker
     from pip_attest._config import Settings
+    from pip_attest._names import parse_any
 
     checker = Checker(Settings(trust_root=root), session=None)
     checker.verifier()  # built once per run in both cases; not what is measured
-    candidates = {f.filename: Candidate(f.filename, f.sha256, f.path.as_uri()) for f in files}
+    candidates = {}
+    for f in files:
+        named = parse_any(f.filename)
+        assert named is not None
+        candidates[f.filename] = Candidate(f.filename, f.sha256, f.path.as_uri(), *named)
 
     def one(file: File) -> object:
         evidence, _ = checker.examine(candidates[file.filename])
-        if evidence.kind != "verified":
+        if evidence.kind.value != "verified":
             raise SystemExit(f"{file.filename}: {evidence.reason}")
         return evidence
 

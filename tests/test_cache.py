@@ -29,13 +29,19 @@ from pip_attest import _cache
 from pip_attest._check import Candidate, Checker
 from pip_attest._config import Settings
 from pip_attest._identity import Identity, parse_identity
-from pip_attest._model import Artifact, FileResult, Status
+from pip_attest._model import Artifact, FileResult, Origin, Status
+from pip_attest._names import parse_any
 from pip_attest._process import RunMemo
 from pip_attest._provenance import fresh_until
-from tests.support.packages import make_wheel
+from tests.support.packages import make_wheel, named
 from tests.support.throwaway_sigstore import ThrowawaySigstore, github
 
 IDENTITY = "github:cache-org/cachepkg/release.yml"
+
+# The key tests' entries are authenticated with; a real run makes its own in the data dir.
+KEY = bytes(range(32))
+K = KEY.hex()
+GOOD_ORDER = {"directory": "/d", "trust_root_sha256": "a", "verifier": "v", "mac_key": K}
 
 
 @pytest.fixture
@@ -61,7 +67,10 @@ def ran(one: Checker, file: Candidate) -> FileResult:
 
 def candidate(path: Path, filename: str | None = None) -> Candidate:
     sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
-    return Candidate(filename or path.name, sha256, path.resolve().as_uri(), origin="local")
+    name = filename or path.name
+    named = parse_any(name)
+    assert named is not None, name
+    return Candidate(name, sha256, path.resolve().as_uri(), *named, origin=Origin.LOCAL)
 
 
 def entries() -> list[Path]:
@@ -260,8 +269,8 @@ def test_no_cache_values(value: str, on: bool) -> None:
 
 
 def test_identities_the_publisher_form_cannot_carry_are_not_cached(tmp_path: Path) -> None:
-    cache = _cache.VerificationCache(tmp_path)
-    key = _cache.CacheKey("a-1.0-py3-none-any.whl", "0" * 64, "1" * 64, "2" * 64, "v")
+    cache = _cache.VerificationCache(tmp_path, KEY)
+    key = _cache.CacheKey("a-1.0-py3-none-any.whl", "a", "1.0", "0" * 64, "1" * 64, "2" * 64, "v")
     oidc = Identity("OIDC", subject="someone@example.com", issuer="https://example.com")
 
     assert not cache.put(key, (oidc,))
@@ -424,9 +433,11 @@ def test_an_order_the_helper_cannot_read_costs_the_entry_not_the_answer(
         assert mine._helper_client() is not None
         root, version = mine._root_and_version()
         assert root is not None
-        order = _cache.EntryOrder(_cache.default_dir(), root, version, ("u", float("inf"), 1.0))
+        order = _cache.EntryOrder(
+            _cache.default_dir(), KEY, root, version, ("u", float("inf"), 1.0)
+        )
         identities = mine._helper_client().verify(
-            Artifact(wheel.name, sha(wheel.read_bytes())),
+            Artifact(wheel.name, sha(wheel.read_bytes()), *named(wheel.name)),
             Path(f"{wheel}.provenance").read_bytes(),
             record=order,
         )
@@ -437,13 +448,14 @@ def test_an_order_the_helper_cannot_read_costs_the_entry_not_the_answer(
 def test_an_entry_order_files_nothing_under_a_root_the_helper_did_not_use(
     tmp_path: Path,
 ) -> None:
-    order = _cache.EntryOrder(tmp_path / "verified", "a" * 64, "v")
+    order = _cache.EntryOrder(tmp_path / "verified", KEY, "a" * 64, "v")
     identity = (parse_identity(IDENTITY),)
-    assert not order.file("a-1.0-py3-none-any.whl", "0" * 64, b"{}", identity, "b" * 64)
+    artifact = Artifact("a-1.0-py3-none-any.whl", "0" * 64, "a", "1.0")
+    assert not order.file(artifact, b"{}", identity, "b" * 64)
     assert not (tmp_path / "verified").exists()
-    assert order.file("a-1.0-py3-none-any.whl", "0" * 64, b"{}", identity, "a" * 64)
-    key = _cache.CacheKey("a-1.0-py3-none-any.whl", "0" * 64, sha(b"{}"), "a" * 64, "v")
-    assert _cache.VerificationCache(tmp_path / "verified").get(key) == identity
+    assert order.file(artifact, b"{}", identity, "a" * 64)
+    key = _cache.CacheKey(artifact.filename, "a", "1.0", "0" * 64, sha(b"{}"), "a" * 64, "v")
+    assert _cache.VerificationCache(tmp_path / "verified", KEY).get(key) == identity
 
 
 @pytest.mark.parametrize(
@@ -451,13 +463,16 @@ def test_an_entry_order_files_nothing_under_a_root_the_helper_did_not_use(
     [
         None,
         [],
-        {"directory": "", "trust_root_sha256": "a", "verifier": "v"},
-        {"directory": "/d", "trust_root_sha256": 1, "verifier": "v"},
-        {"directory": "/d", "trust_root_sha256": "a", "verifier": "v", "fresh": ["u", 1]},
-        {"directory": "/d", "trust_root_sha256": "a", "verifier": "v", "fresh": ["u", True, 2]},
-        {"directory": "/d", "trust_root_sha256": "a", "verifier": "v", "fresh": [1, 2, 3]},
-        {"directory": "/d", "trust_root_sha256": "a", "verifier": "v", "fresh": ["u", 10**400, 1]},
-        {"directory": "/d", "trust_root_sha256": "a", "verifier": "v", "fresh": ["u", 1e999, 1]},
+        {"directory": "", "trust_root_sha256": "a", "verifier": "v", "mac_key": K},
+        {"directory": "/d", "trust_root_sha256": "a", "verifier": "v"},
+        {"directory": "/d", "trust_root_sha256": "a", "verifier": "v", "mac_key": "00" * 31},
+        {"directory": "/d", "trust_root_sha256": "a", "verifier": "v", "mac_key": "zz" * 32},
+        {"directory": "/d", "trust_root_sha256": 1, "verifier": "v", "mac_key": K},
+        {**GOOD_ORDER, "fresh": ["u", 1]},
+        {**GOOD_ORDER, "fresh": ["u", True, 2]},
+        {**GOOD_ORDER, "fresh": [1, 2, 3]},
+        {**GOOD_ORDER, "fresh": ["u", 10**400, 1]},
+        {**GOOD_ORDER, "fresh": ["u", 1e999, 1]},
     ],
 )
 def test_an_entry_order_that_cannot_be_read_is_no_order(doc: object) -> None:
@@ -465,7 +480,7 @@ def test_an_entry_order_that_cannot_be_read_is_no_order(doc: object) -> None:
 
 
 def test_an_entry_order_survives_the_trip_to_the_helper(tmp_path: Path) -> None:
-    order = _cache.EntryOrder(tmp_path, "a" * 64, "v", ("https://x/p", 20.0, 10.0))
+    order = _cache.EntryOrder(tmp_path, KEY, "a" * 64, "v", ("https://x/p", 20.0, 10.0))
     assert _cache.EntryOrder.from_json(json.loads(json.dumps(order.to_json()))) == order
 
 
@@ -592,15 +607,17 @@ URL = "https://pypi.example/integrity/a/1.0/a-1.0-py3-none-any.whl/provenance"
 
 
 def fresh_key(file_sha256: str = "0" * 64, url: str = URL) -> _cache.FreshKey:
-    return _cache.FreshKey(url, "a-1.0-py3-none-any.whl", file_sha256, "2" * 64, "v")
+    return _cache.FreshKey(url, "a-1.0-py3-none-any.whl", "a", "1.0", file_sha256, "2" * 64, "v")
 
 
 def evidence_key(provenance_sha256: str = "1" * 64) -> _cache.CacheKey:
-    return _cache.CacheKey("a-1.0-py3-none-any.whl", "0" * 64, provenance_sha256, "2" * 64, "v")
+    return _cache.CacheKey(
+        "a-1.0-py3-none-any.whl", "a", "1.0", "0" * 64, provenance_sha256, "2" * 64, "v"
+    )
 
 
 def test_a_fresh_answer_is_only_for_the_same_bytes_and_only_while_fresh(tmp_path: Path) -> None:
-    cache = _cache.VerificationCache(tmp_path)
+    cache = _cache.VerificationCache(tmp_path, KEY)
     who = (parse_identity(IDENTITY),)
     assert cache.put(evidence_key(), who, (URL, NOW + 600, NOW))
 
@@ -619,7 +636,7 @@ def test_a_fresh_answer_is_only_for_the_same_bytes_and_only_while_fresh(tmp_path
 
 
 def test_new_provenance_for_a_file_replaces_its_entry(tmp_path: Path) -> None:
-    cache = _cache.VerificationCache(tmp_path)
+    cache = _cache.VerificationCache(tmp_path, KEY)
     who = (parse_identity(IDENTITY),)
     cache.put(evidence_key(), who, (URL, NOW + 600, NOW))
 
@@ -632,7 +649,7 @@ def test_new_provenance_for_a_file_replaces_its_entry(tmp_path: Path) -> None:
 
 
 def test_an_edited_fresh_entry_is_not_trusted(tmp_path: Path) -> None:
-    cache = _cache.VerificationCache(tmp_path)
+    cache = _cache.VerificationCache(tmp_path, KEY)
     cache.put(evidence_key(), (parse_identity(IDENTITY),), (URL, NOW + 600, NOW))
     [entry] = tmp_path.rglob("*.json")
     doc = json.loads(entry.read_text())
@@ -709,8 +726,8 @@ def test_a_file_examined_ahead_is_answered_only_for_the_same_bytes(
 
 
 def test_a_fifo_in_the_cache_is_a_miss_not_a_hang(tmp_path: Path) -> None:
-    cache = _cache.VerificationCache(tmp_path)
-    key = _cache.CacheKey("a-1.0-py3-none-any.whl", "0" * 64, "1" * 64, "2" * 64, "v")
+    cache = _cache.VerificationCache(tmp_path, KEY)
+    key = _cache.CacheKey("a-1.0-py3-none-any.whl", "a", "1.0", "0" * 64, "1" * 64, "2" * 64, "v")
     cache.path(key).parent.mkdir(parents=True)
     os.mkfifo(cache.path(key))
     assert cache.get(key) is None
@@ -775,7 +792,7 @@ def test_a_helper_answering_out_of_order_fails_every_file(
     def ask(name: str) -> str:
         barrier.wait()
         try:
-            client.verify(Artifact(name, "0" * 64), b"{}")
+            client.verify(Artifact(name, "0" * 64, *named(name)), b"{}")
         except VerificationError as err:
             return str(err)
         return "verified"
@@ -826,3 +843,38 @@ def test_an_entry_with_a_name_near_the_file_systems_limit_is_still_written(
 
     assert target.read_bytes() == b"data"
     assert [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def test_the_mac_key_is_made_once_private_in_the_data_dir(tmp_path: Path) -> None:
+    key = _cache.mac_key()
+    path = tmp_path / "xdg-data" / "pip-attest" / _cache.MAC_KEY_NAME
+    assert key is not None and len(key) == 32
+    assert path.read_bytes() == key
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert _cache.mac_key() == key  # read back, not made again
+    assert not list(path.parent.glob(".cache-key.*"))  # no temporary file left
+
+
+def test_a_mac_key_that_is_not_a_regular_32_byte_file_caches_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / _cache.MAC_KEY_NAME).write_bytes(b"short")
+    assert _cache.mac_key(folder) is None
+    fifo = tmp_path / "fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / _cache.MAC_KEY_NAME)
+    assert _cache.mac_key(fifo) is None  # no hang
+
+
+def test_an_entry_written_under_another_key_is_a_miss(tmp_path: Path) -> None:
+    key = _cache.CacheKey("a-1.0-py3-none-any.whl", "a", "1.0", "0" * 64, "1" * 64, "2" * 64, "v")
+    identity = (parse_identity(IDENTITY),)
+    assert _cache.VerificationCache(tmp_path, b"\x01" * 32).put(key, identity)
+    assert _cache.VerificationCache(tmp_path, b"\x01" * 32).get(key) == identity
+    assert _cache.VerificationCache(tmp_path, KEY).get(key) is None
+    # An entry with its MAC taken out, or any field changed after it was made, is a miss too.
+    path = _cache.VerificationCache(tmp_path, KEY).path(key)
+    doc = json.loads(path.read_bytes())
+    for edit in ({"mac": None}, {"publishers": [{"kind": "GitHub", "repository": "x/y"}]}):
+        path.write_text(json.dumps({**doc, **edit}))
+        assert _cache.VerificationCache(tmp_path, b"\x01" * 32).get(key) is None

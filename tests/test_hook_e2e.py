@@ -141,13 +141,15 @@ def test_a_hook_that_cannot_load_stops_pip_with_one_line_and_exit_2(
 # then pip in-process, and writes what it saw of the hook to argv[1].
 _TWICE = """
 import json, runpy, site, sys
-finders = lambda: sum(type(f).__name__ == "_PrepareFinder" for f in sys.meta_path)
+finders = lambda: sum(type(f).__name__ == "_PostImportFinder" for f in sys.meta_path)
 seen = {"at_start": finders()}
 site.addsitedir(sys.argv[2])
 site.addsitedir(sys.argv[2])
 seen["after_rerun"] = finders()
 from pip._internal.operations import prepare
-seen["left"] = finders()
+seen["left"] = finders()  # still waiting for the other modules it guards
+import pip._internal.cli.main_parser, pip._internal.commands.install
+seen["done"] = finders()
 func, depth = prepare._get_prepared_distribution, 0
 while getattr(func, "__pip_attest_wrapped__", False):
     func, depth = func.__wrapped__, depth + 1
@@ -182,7 +184,8 @@ def test_the_hook_acts_once_however_often_the_pth_runs(
     assert json.loads(seen_file.read_text()) == {
         "at_start": 1,
         "after_rerun": 1,
-        "left": 0,
+        "left": 1,
+        "done": 0,
         "wrapped": 1,
     }
     assert result.stderr.count("pip-attest: checked 1 file: 1 verified") == 1

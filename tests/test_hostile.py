@@ -54,7 +54,7 @@ from tests.support.hostile import (
     Materials,
 )
 from tests.support.index_server import IndexServer
-from tests.support.packages import make_wheel
+from tests.support.packages import make_wheel, named
 from tests.support.throwaway_sigstore import ThrowawaySigstore
 from tests.support.venvs import PIP_NEWEST, Venv, layered_venv
 
@@ -326,7 +326,7 @@ def test_unknown_fields_are_ignored_never_trusted(materials: Materials) -> None:
     attestation["identity"] = "github:attacker/evil/release.yml"
     attestation["verification_material"]["chain"] = []
     verifier = AttestationVerifier(materials.sigstore_root)
-    artifact = Artifact(materials.demo.name, materials.demo_sha256)
+    artifact = Artifact(materials.demo.name, materials.demo_sha256, *named(materials.demo.name))
 
     identities = verifier.verify(artifact, parse_provenance(json.dumps(provenance).encode()))
 
@@ -424,7 +424,9 @@ def test_every_byte_of_a_real_attestation_is_checked(materials: Materials) -> No
     provenance = materials.real_provenance()
     verifier = AttestationVerifier(materials.real / REAL_ROOT)
     artifact = Artifact(
-        REAL_WHEEL, hashlib.sha256((materials.real / REAL_WHEEL).read_bytes()).hexdigest()
+        REAL_WHEEL,
+        hashlib.sha256((materials.real / REAL_WHEEL).read_bytes()).hexdigest(),
+        *named(REAL_WHEEL),
     )
     attestation = ("attestation_bundles", 0, "attestations", 0)
     checkpoint: str = _at(provenance, (*attestation, *_SWEPT["checkpoint"][0]))

@@ -28,10 +28,11 @@ from pip_attest._model import Artifact
 from pip_attest._verify import AttestationVerifier, check_statement, parse_provenance
 from tests.support import throwaway_sigstore as ts
 from tests.support.hostile import DEMO_IDENTITY
+from tests.support.packages import named
 
 FILENAME = "prop_demo-1.0-py3-none-any.whl"
 SHA256 = "5" * 64
-ARTIFACT = Artifact(FILENAME, SHA256)
+ARTIFACT = Artifact(FILENAME, SHA256, *named(FILENAME))
 
 BOUNDED = settings(
     max_examples=150,

@@ -17,7 +17,7 @@ from pip_attest._cli import main
 from pip_attest._errors import UsageError
 from pip_attest._identity import parse_identity
 from pip_attest._model import FileResult, Status
-from pip_attest._policy import Evidence, Policy
+from pip_attest._policy import Evidence, EvidenceKind, Policy
 from pip_attest._store import FirstSeenStore, StoreError
 
 A = parse_identity("github:example/app/release.yml")
@@ -35,7 +35,7 @@ def settings(tmp_path: Path, **env: str) -> cfg.Settings:
 
 
 def verified(result_identities: tuple[object, ...] = (A,)) -> Evidence:
-    return Evidence("verified", identities=result_identities)  # type: ignore[arg-type]
+    return Evidence(EvidenceKind.VERIFIED, identities=result_identities)  # type: ignore[arg-type]
 
 
 # -- policy files --
@@ -192,7 +192,7 @@ def test_unreadable_record_blocks_instead_of_being_forgotten(
     (tmp_path / "store" / "app.json").write_bytes(content)
     policy = Policy(settings(tmp_path))
 
-    for evidence in (Evidence("missing"), verified()):
+    for evidence in (Evidence(EvidenceKind.MISSING), verified()):
         verdict = policy.judge("app", evidence, "1.0")
         assert verdict.blocking
         assert verdict.status is Status.INVALID
@@ -260,7 +260,7 @@ def test_missing_after_first_seen(
     tmp_path: Path, version: str, status: Status, blocking: bool
 ) -> None:
     FirstSeenStore(tmp_path / "store").add("app", "1.0", [A], "first-use")
-    verdict = Policy(settings(tmp_path)).judge("app", Evidence("missing"), version)
+    verdict = Policy(settings(tmp_path)).judge("app", Evidence(EvidenceKind.MISSING), version)
     assert (verdict.status, verdict.blocking) == (status, blocking)
 
 
@@ -276,7 +276,7 @@ def test_pin_beats_lock_beats_first_seen(tmp_path: Path) -> None:
 
     pinned = Policy(settings(tmp_path, **{cfg.PUBLISHER: f"app={A}"}), locked=locked)
     assert pinned.judge("app", verified((A,))).status is Status.VERIFIED
-    assert pinned.judge("app", Evidence("missing")).status is Status.DOWNGRADE
+    assert pinned.judge("app", Evidence(EvidenceKind.MISSING)).status is Status.DOWNGRADE
 
 
 def test_every_identity_must_be_expected(tmp_path: Path) -> None:
@@ -288,8 +288,8 @@ def test_every_identity_must_be_expected(tmp_path: Path) -> None:
 
 def test_required_attestations_and_allowed_exceptions(tmp_path: Path) -> None:
     policy = Policy(settings(tmp_path, **{cfg.REQUIRE: "1", cfg.ALLOW_UNATTESTED: "Legacy_A"}))
-    assert not policy.judge("legacy-a", Evidence("missing")).blocking
-    verdict = policy.judge("legacy-b", Evidence("missing"))
+    assert not policy.judge("legacy-a", Evidence(EvidenceKind.MISSING)).blocking
+    verdict = policy.judge("legacy-b", Evidence(EvidenceKind.MISSING))
     assert verdict.blocking
     assert "--allow-unattested legacy-b" in verdict.hint
 
@@ -377,7 +377,10 @@ def test_a_record_forgotten_mid_run_is_not_recreated_empty(tmp_path: Path) -> No
     FirstSeenStore(tmp_path / "store").forget("app")  # 'trust forget' in another shell
     policy.remember([_result("app", "2.0", A)])
     assert FirstSeenStore(tmp_path / "store").get("app") is None
-    assert Policy(settings(tmp_path)).judge("app", Evidence("missing"), "3").blocking is False
+    assert (
+        Policy(settings(tmp_path)).judge("app", Evidence(EvidenceKind.MISSING), "3").blocking
+        is False
+    )
 
 
 def test_a_record_that_is_a_fifo_is_refused_not_waited_for(tmp_path: Path) -> None:
@@ -417,12 +420,12 @@ def test_an_older_attested_release_moves_the_first_attested_version(tmp_path: Pa
     assert record is not None
     assert record.first_attested_version == "1.5"
     # 1.6 is now after the first attested version: without attestation, a downgrade.
-    verdict = Policy(settings(tmp_path)).judge("app", Evidence("missing"), "1.6")
+    verdict = Policy(settings(tmp_path)).judge("app", Evidence(EvidenceKind.MISSING), "1.6")
     assert verdict.status is Status.DOWNGRADE
 
 
 def test_a_publisher_accepted_before_any_install_expects_every_version(tmp_path: Path) -> None:
     FirstSeenStore(tmp_path / "store").add("app", "0", [A], "accepted")
-    verdict = Policy(settings(tmp_path)).judge("app", Evidence("missing"), "0.1")
+    verdict = Policy(settings(tmp_path)).judge("app", Evidence(EvidenceKind.MISSING), "0.1")
     assert verdict.status is Status.DOWNGRADE
     assert "app has a publisher accepted with 'pip-attest trust accept'" in verdict.reason

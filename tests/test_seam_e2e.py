@@ -161,7 +161,8 @@ def test_wheel_cache_hit_is_verified_through_its_source_sdist(
     third = make_venv(pip_version, home=first.home)
     refused = third.pip_attest(*args)
     assert refused.returncode == 1, refused.output
-    assert "cachedpkg 1.0 (cachedpkg-1.0.tar.gz): invalid: digest mismatch" in refused.stderr
+    assert "cachedpkg 1.0 (cachedpkg-1.0.tar.gz): invalid: pip's cached wheel" in refused.stderr
+    assert "records another source file than the index lists" in refused.stderr
     assert "cachedpkg" not in third.installed()
 
 

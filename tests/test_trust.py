@@ -76,11 +76,12 @@ def _snapshot(root: Path) -> dict[str, bytes]:
 # -- where things live --------------------------------------------------------------------
 
 
-def test_cache_paths_follow_xdg(isolated_dirs: tuple[Path, Path]) -> None:
+def test_the_root_lives_in_the_data_dir_not_a_cache(isolated_dirs: tuple[Path, Path]) -> None:
+    """Caches are shared and restored across CI jobs: nothing in one may decide trust."""
     from sigstore._internal.tuf import _get_dirs
 
     cache, data = isolated_dirs
-    assert _trust.default_root_path() == cache / "pip-attest" / "trust" / "trusted_root.json"
+    assert _trust.default_root_path() == data / "pip-attest" / "trust" / "trusted_root.json"
     # sigstore's TUF client resolves its dirs per call, so the monkeypatched env reaches it.
     metadata_dir, targets_dir = _get_dirs("http://127.0.0.1:1")
     assert metadata_dir.is_relative_to(data / "sigstore-python" / "tuf")
@@ -173,6 +174,36 @@ def test_ensure_root_keeps_an_existing_cached_root(tmp_path: Path) -> None:
     assert _trust.ensure_root() == imported.path
     assert imported.path.read_bytes() == EMBEDDED_STAGING
     assert imported.source == f"file:{user_file.resolve()}"
+
+
+def test_a_root_in_the_old_cache_location_is_never_read(
+    isolated_dirs: tuple[Path, Path],
+) -> None:
+    cache, _ = isolated_dirs
+    planted = cache / "pip-attest" / "trust" / "trusted_root.json"
+    planted.parent.mkdir(parents=True)
+    planted.write_bytes(EMBEDDED_STAGING)
+
+    path = _trust.ensure_root()
+
+    assert path.read_bytes() == EMBEDDED_PRODUCTION
+    assert path != planted
+
+
+def test_a_root_its_record_does_not_vouch_for_is_replaced(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = _trust.ensure_root()
+    # Someone swaps the root for another instance's, without (or with a stale) sidecar.
+    path.write_bytes(EMBEDDED_STAGING)
+
+    assert _trust.ensure_root() == path
+
+    assert path.read_bytes() == EMBEDDED_PRODUCTION
+    assert _trust.describe(path).source == _trust.SOURCE_EMBEDDED
+    warning = capsys.readouterr().err
+    assert "does not match the record of where it came from" in warning
+    assert warning.count("\n") == 1
 
 
 @pytest.mark.parametrize("content", [b"", b'{"mediaType": "applic', b"[]", b'{"a": 1}'])

@@ -15,8 +15,9 @@ that rule.
 
 **The key** is everything the evidence depends on:
 
-- the filename the file is checked as (the attestation's subject must name the same
-  distribution, so the same bytes under another name are another question);
+- the filename the file is checked as, and the project and version pip installs it as (the
+  attestation's subject must name the same distribution, project and version, so the same
+  bytes under another name are another question);
 - the sha256 of the file's bytes;
 - the sha256 of the provenance body, byte for byte;
 - the sha256 of the trust root file (an entry made under one Sigstore instance is never
@@ -39,13 +40,16 @@ which freshness), so that pip's process spends no time on it. The checker's own 
 thread writes the rest: files verified in-process, and a hit whose freshness the index
 renewed.
 
-**Entries are untrusted input.** One small JSON file per entry, at a path derived from the
-key's hash, written with :func:`~pip_attest._fileio.atomic_write` (concurrent runs see a
-whole entry or none). An entry is used only if it parses, has this format's version, and
-repeats the exact key it is filed under; anything else (torn, truncated, edited, a hash
-collision) is a miss, verified for real and rewritten. The cache is as trustworthy as the
-trust root that lives beside it in the same user cache directory: whoever can write one
-can write the other.
+**Entries are untrusted input.** A cache directory is shared and restored across CI jobs
+and branches, so anyone may have written what is in it. Every entry carries an HMAC-SHA256
+over its whole content, under a key that lives in pip-attest's user *data* directory
+(``cache-key``, 32 random bytes, mode 0600, made on first use): an entry pip-attest did not
+write itself is a miss, verified for real and rewritten. One small JSON file per entry, at a
+path derived from the key's hash, written with :func:`~pip_attest._fileio.atomic_write`
+(concurrent runs see a whole entry or none). An entry is used only if its MAC checks, it
+parses, has this format's version, and repeats the exact key it is filed under; anything
+else (torn, truncated, edited, planted, a hash collision) is a miss. Without a usable key,
+nothing is cached.
 
 **Fresh answers.** PyPI says its provenance answers stay fresh for 10 minutes
 (``Cache-Control: max-age=600``). While an answer is fresh, a file whose provenance was
@@ -68,16 +72,21 @@ Importing this module imports no cryptography.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
+import hmac
 import json
 import math
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pip_attest._fileio import atomic_write
+from pip_attest._fileio import atomic_write, read_regular
 from pip_attest._identity import Identity, identity_from_publisher
+from pip_attest._model import Artifact
 from pip_attest._process import cache_dir, cache_enabled
 from pip_attest._process import digest_fields as _digest
 from pip_attest._process import read_entry as _read_entry
@@ -85,7 +94,8 @@ from pip_attest._provenance import MAX_FRESH_SECONDS
 
 NO_CACHE = "PIP_ATTEST_NO_CACHE"
 # 2: one entry per file (1 had separate entries for evidence and for freshness).
-FORMAT_VERSION = 2
+# 3: the key names the project and version pip installs the file as.
+FORMAT_VERSION = 3
 MAX_IDENTITIES = 32
 
 
@@ -93,13 +103,15 @@ class CacheKey(NamedTuple):
     """Everything a verification's outcome depends on."""
 
     filename: str
+    project: str
+    version: str
     file_sha256: str
     provenance_sha256: str
     trust_root_sha256: str
     verifier: str  # "pip-attest X; sigstore Y; pypi-attestations Z"
 
     def file_fields(self) -> dict[str, str]:
-        return _file_fields(self.filename, self.file_sha256, self.trust_root_sha256, self.verifier)
+        return _file_fields(self)
 
 
 class FreshKey(NamedTuple):
@@ -108,17 +120,20 @@ class FreshKey(NamedTuple):
 
     provenance_url: str
     filename: str
+    project: str
+    version: str
     file_sha256: str
     trust_root_sha256: str
     verifier: str
 
     def file_fields(self) -> dict[str, str]:
-        return _file_fields(self.filename, self.file_sha256, self.trust_root_sha256, self.verifier)
+        return _file_fields(self)
 
 
 class EntryOrder(NamedTuple):
     """What the verification helper needs to file the entry for a file it has just proved:
-    the parent's cache directory, the trust root's sha256 and the verifier's versions as the
+    the parent's cache directory and MAC key (sent over the helper's private pipe), the
+    trust root's sha256 and the verifier's versions as the
     parent reads them (so that the entry sits where the parent will look it up), and the
     index's freshness window, if it gave one (``(provenance_url, fresh_until, now)``).
 
@@ -127,6 +142,7 @@ class EntryOrder(NamedTuple):
     """
 
     directory: Path
+    mac_key: bytes
     trust_root_sha256: str
     verifier: str
     fresh: tuple[str, float, float] | None = None
@@ -134,6 +150,7 @@ class EntryOrder(NamedTuple):
     def to_json(self) -> dict[str, Any]:
         return {
             "directory": str(self.directory),
+            "mac_key": self.mac_key.hex(),
             "trust_root_sha256": self.trust_root_sha256,
             "verifier": self.verifier,
             "fresh": None if self.fresh is None else list(self.fresh),
@@ -152,6 +169,13 @@ class EntryOrder(NamedTuple):
         )
         if not all(isinstance(v, str) and v for v in (directory, root, verifier)):
             return None
+        key = doc.get("mac_key")
+        try:
+            mac_key = bytes.fromhex(key) if isinstance(key, str) else b""
+        except ValueError:
+            return None
+        if len(mac_key) != 32:
+            return None
         fresh = doc.get("fresh")
         window: tuple[str, float, float] | None = None
         if fresh is not None:
@@ -168,12 +192,11 @@ class EntryOrder(NamedTuple):
                 return None
             if not all(math.isfinite(t) for t in window[1:]):
                 return None
-        return cls(Path(str(directory)), str(root), str(verifier), window)
+        return cls(Path(str(directory)), mac_key, str(root), str(verifier), window)
 
     def file(
         self,
-        filename: str,
-        file_sha256: str,
+        artifact: Artifact,
         provenance: bytes,
         identities: tuple[Identity, ...],
         root_sha256: str,
@@ -183,22 +206,26 @@ class EntryOrder(NamedTuple):
         if root_sha256 != self.trust_root_sha256:
             return False  # the parent read another root: its key would name the wrong one
         key = CacheKey(
-            filename=filename,
-            file_sha256=file_sha256.lower(),
+            filename=artifact.filename,
+            project=artifact.project,
+            version=artifact.version,
+            file_sha256=artifact.sha256.lower(),
             provenance_sha256=sha256_bytes(provenance),
             trust_root_sha256=root_sha256,
             verifier=self.verifier,
         )
-        return VerificationCache(self.directory).put(key, identities, self.fresh)
+        return VerificationCache(self.directory, self.mac_key).put(key, identities, self.fresh)
 
 
-def _file_fields(filename: str, file_sha256: str, root: str, verifier: str) -> dict[str, str]:
-    # By hand, not _asdict(): the key must hold exactly these four fields.
+def _file_fields(key: CacheKey | FreshKey) -> dict[str, str]:
+    # By hand, not _asdict(): the key must hold exactly these fields.
     return {
-        "filename": filename,
-        "file_sha256": file_sha256,
-        "trust_root_sha256": root,
-        "verifier": verifier,
+        "filename": key.filename,
+        "project": key.project,
+        "version": key.version,
+        "file_sha256": key.file_sha256,
+        "trust_root_sha256": key.trust_root_sha256,
+        "verifier": key.verifier,
     }
 
 
@@ -212,6 +239,52 @@ def enabled(env: Mapping[str, str] | None = None) -> bool:
 
 def default_dir() -> Path:
     return cache_dir()
+
+
+MAC_KEY_NAME = "cache-key"
+
+
+def mac_key(folder: Path | None = None) -> bytes | None:
+    """The key entries are authenticated with, made on first use; None when it can be
+    neither read nor made (then nothing is cached: only speed is lost)."""
+    if folder is None:
+        import platformdirs
+
+        folder = platformdirs.user_data_path("pip-attest")
+    path = folder / MAC_KEY_NAME
+    for _ in range(2):
+        data = read_regular(path, 64)
+        if data is not None:
+            return data if len(data) == 32 else None
+        try:
+            _create_key(path)
+        except OSError:
+            return None
+    return None
+
+
+def _create_key(path: Path) -> None:
+    """Write a new key where none is, atomically: a temporary file linked into place, so a
+    concurrent run reads either no key or a whole one, and the first to link wins."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+        try:
+            os.link(tmp, path)
+        except OSError as err:
+            if err.errno != errno.EEXIST:
+                raise
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _mac(key: bytes, doc: Mapping[str, Any]) -> str:
+    body = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -264,15 +337,23 @@ class VerificationCache:
     """One directory of entries. Every method is safe to call from several threads and
     several processes at once; none raises for a bad entry or an unwritable directory."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, key: bytes) -> None:
         self.root = root
         self._root = str(root)
+        self.mac_key = key
 
     def path(self, key: CacheKey | FreshKey) -> Path:
         return Path(self._path(key))
 
     def _path(self, key: CacheKey | FreshKey) -> str:
-        digest = _digest(key.filename, key.file_sha256, key.trust_root_sha256, key.verifier)
+        digest = _digest(
+            key.filename,
+            key.project,
+            key.version,
+            key.file_sha256,
+            key.trust_root_sha256,
+            key.verifier,
+        )
         return os.path.join(self._root, digest[:2], f"{digest[2:]}.json")
 
     def get(self, key: CacheKey) -> tuple[Identity, ...] | None:
@@ -328,6 +409,7 @@ class VerificationCache:
             url, until, now = fresh
             if now < until <= now + MAX_FRESH_SECONDS:
                 doc.update(provenance_url=url, stored=now, fresh_until=until)
+        doc["mac"] = _mac(self.mac_key, doc)
         # Compact: only then does json use its C encoder (a third of a write's Python time).
         data = (json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
         try:
@@ -347,6 +429,9 @@ class VerificationCache:
             return None
         if not isinstance(doc, dict) or doc.get("format") != FORMAT_VERSION:
             return None
+        mac = doc.pop("mac", None)
+        if not isinstance(mac, str) or not hmac.compare_digest(mac, _mac(self.mac_key, doc)):
+            return None  # not written by this user's pip-attest: proved again
         return doc if doc.get("key") == key.file_fields() else None
 
 

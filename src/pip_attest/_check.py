@@ -27,9 +27,16 @@ from pip_attest import _cache
 from pip_attest._config import Settings
 from pip_attest._errors import Error, TrustError
 from pip_attest._identity import Identity
-from pip_attest._model import Artifact, FileResult, Status, project_and_version
-from pip_attest._policy import Evidence, Policy
-from pip_attest._provenance import Advert, Fetched, HttpSession, ProvenanceFinder, Source
+from pip_attest._model import Artifact, FileResult, Origin, Status
+from pip_attest._policy import Evidence, EvidenceKind, Policy
+from pip_attest._provenance import (
+    Advert,
+    Fetched,
+    FileRef,
+    HttpSession,
+    ProvenanceFinder,
+    Source,
+)
 
 if TYPE_CHECKING:
     from pip_attest._verify import AttestationVerifier
@@ -47,20 +54,29 @@ MAX_SPECULATIVE = 256
 
 
 class Candidate(NamedTuple):
-    """A file pip is about to use.
+    """A file pip is about to use, as pip means it.
 
-    ``sha256`` is empty for things that are not distribution files (a local directory, a VCS
-    checkout), which can carry no attestation.
+    ``project`` and ``version`` are pip's: the candidate's canonical name, and the version
+    pip reads from the file's name for that project (or the one a lock states). ``project``
+    is empty for a requirement pip cannot name before building it (a bare URL), and
+    ``version`` when pip does not know it (a source tree). ``sha256`` is that of the very
+    bytes pip uses; empty for a source tree (``tree`` says which kind), which can carry no
+    attestation. ``problem`` says why the file cannot be what pip takes it for (its name is
+    another project's, say): such a file is invalid, whatever its provenance.
     """
 
     filename: str
     sha256: str
     file_url: str
+    project: str
+    version: str
     advert: Advert | None = None
-    origin: str = "index"  # index | wheel-cache | local
-    project: str | None = None
-    version: str | None = None
-    note: str = ""
+    origin: Origin = Origin.INDEX
+    problem: str = ""
+    tree: str = ""
+
+    def ref(self) -> FileRef:
+        return FileRef(self.file_url, self.filename, self.advert, self.project, self.version)
 
 
 class Pending(Generic[T]):
@@ -149,8 +165,9 @@ class Checker:
         self._verifier: AttestationVerifier | None = None
         self._lock = threading.Lock()  # small shared state: digests, started downloads
         self._verify_lock = threading.Lock()  # the verifier: built once, used one at a time
+        key = _cache.mac_key() if _cache.enabled() else None
         self._cache: _cache.VerificationCache | None = (
-            _cache.VerificationCache(_cache.default_dir()) if _cache.enabled() else None
+            _cache.VerificationCache(_cache.default_dir(), key) if key is not None else None
         )
         self._root_sha256: str | None = None
         self._verifier_version: str | None = None
@@ -166,8 +183,8 @@ class Checker:
         self._writer = _Background(1)
         self._writes: list[Pending[object]] = []
         self._writes_closed = False
-        self._fetches: dict[tuple[str, str, Advert | None], Pending[Fetched]] = {}
-        self._examined: dict[tuple[str, str, str, Advert | None], Pending[Any]] = {}
+        self._fetches: dict[FileRef, Pending[Fetched]] = {}
+        self._examined: dict[tuple[Any, ...], Pending[Any]] = {}
         self._use_helper = helper
         self._helper: WorkerClient | None = None
         self._helper_checked = False
@@ -187,24 +204,23 @@ class Checker:
                     self._cache = None
             return self._verifier
 
-    def prefetch(
-        self, file_url: str, filename: str, advert: Advert | None, sha256: str = ""
-    ) -> None:
+    def prefetch(self, candidate: Candidate) -> None:
         """Start fetching a file's provenance now; :meth:`examine` picks it up later.
 
-        ``sha256`` is the hash the index gave for the file, if any: when the answer for
-        that file is still fresh in the cache, nothing needs fetching.
+        ``candidate.sha256`` is the hash the index gave for the file, if any: when the
+        answer for that file is still fresh in the cache, nothing needs fetching.
         """
-        source = self._finder.locate(file_url, filename, advert)
+        if candidate.problem or candidate.tree or not candidate.project:
+            return
+        source = self._finder.locate(candidate.ref())
         if isinstance(source, Fetched):
             return
-        if sha256:
-            known = Candidate(filename, sha256, file_url, advert)
-            if self._started(known) is not None:
+        if candidate.sha256:
+            if self._started(candidate) is not None:
                 return  # already being examined (Checker.speculate)
-            if not source.local and self._fresh(source.url, known) is not None:
+            if not source.local and self._fresh(source.url, candidate) is not None:
                 return
-        key = (file_url, filename, advert)
+        key = candidate.ref()
         with self._lock:
             if key not in self._fetches:
                 self._fetches[key] = self._background.submit(lambda: self._finder.fetch(source))
@@ -218,7 +234,7 @@ class Checker:
         resolver that tries many versions would make this unbounded, so it stops after
         :data:`MAX_SPECULATIVE` files; the rest are examined when pip has them.
         """
-        if not candidate.sha256:
+        if not candidate.sha256 or candidate.problem or not candidate.project:
             return
         key = _examined_key(candidate)
         with self._lock:
@@ -240,7 +256,7 @@ class Checker:
         try:
             return self._evidence(candidate)
         except Exception as err:  # fail closed on anything we did not foresee
-            return Evidence("invalid", reason=f"internal error: {_brief(err)}"), None
+            return Evidence(EvidenceKind.INVALID, reason=f"internal error: {_brief(err)}"), None
 
     def check(self, candidate: Candidate) -> FileResult:
         started = self._started(candidate)
@@ -249,9 +265,10 @@ class Checker:
 
     def conclude(self, candidate: Candidate, found: tuple[Evidence, str | None]) -> FileResult:
         """Judge what :meth:`examine` found. Runs the policy, so call it from one thread."""
-        pv = project_and_version(candidate.filename)
-        project = candidate.project or (pv[0] if pv else candidate.filename)
-        version = candidate.version or (pv[1] if pv else "")
+        # A requirement pip has not named yet is judged under its URL (no pin or record can
+        # apply to it); the seam judges it again under its real name before any install.
+        project = candidate.project or candidate.file_url
+        version = candidate.version
         base = FileResult(
             project=project,
             version=version,
@@ -273,24 +290,36 @@ class Checker:
         )
 
     def _evidence(self, candidate: Candidate) -> tuple[Evidence, str | None]:
-        if not candidate.sha256:
-            return Evidence("missing", reason=candidate.note or "not a distribution file"), None
-        source = self._finder.locate(candidate.file_url, candidate.filename, candidate.advert)
+        if candidate.problem:
+            return Evidence(EvidenceKind.INVALID, reason=candidate.problem), None
+        if candidate.tree or not candidate.sha256:
+            what = candidate.tree or "not a distribution file"
+            return Evidence(EvidenceKind.MISSING, reason=f"{what}: nothing to attest"), None
+        if not candidate.project:
+            # A bare URL pip names only by building it: its provenance can be looked for
+            # once that name is known (the seam asks again then).
+            reason = "pip does not know this file's project before building it"
+            return Evidence(EvidenceKind.MISSING, reason=reason), None
+        source = self._finder.locate(candidate.ref())
         if isinstance(source, Fetched):
             fetched = source  # nowhere to look: the answer itself
         else:
             try:
                 fresh = None if source.local else self._fresh(source.url, candidate)
             except TrustError as err:
-                return Evidence("invalid", reason=f"trust root unusable: {err}"), source.url
+                return Evidence(EvidenceKind.INVALID, reason=f"trust root unusable: {err}"), (
+                    source.url
+                )
             if fresh is not None:
-                return Evidence("verified", identities=fresh), source.url
+                return Evidence(EvidenceKind.VERIFIED, identities=fresh), source.url
             fetched = self._fetch(candidate, source)
         if fetched.kind == "none":
-            return Evidence("missing", reason=fetched.reason), fetched.url
-        if fetched.kind == "error":
-            return Evidence("unavailable", reason=fetched.reason), fetched.url
-        artifact = Artifact(candidate.filename, candidate.sha256)
+            return Evidence(EvidenceKind.MISSING, reason=fetched.reason), fetched.url
+        if fetched.kind != "found":
+            return Evidence(EvidenceKind.UNAVAILABLE, reason=fetched.reason), fetched.url
+        artifact = Artifact(
+            candidate.filename, candidate.sha256, candidate.project, candidate.version
+        )
         reusable = None  # the index lets this answer be reused without asking until...
         if fetched.fresh_until and fetched.url is not None:
             reusable = (fetched.url, fetched.fresh_until, time.time())
@@ -302,12 +331,12 @@ class Checker:
             if identities is None:
                 identities, recorded = self._verify(artifact, fetched.body, key, reusable)
         except TrustError as err:
-            return Evidence("invalid", reason=f"trust root unusable: {err}"), fetched.url
+            return Evidence(EvidenceKind.INVALID, reason=f"trust root unusable: {err}"), fetched.url
         except Error as err:
-            return Evidence("invalid", reason=str(err)), fetched.url
+            return Evidence(EvidenceKind.INVALID, reason=str(err)), fetched.url
         if not recorded:
             self._remember(key, identities, reusable)
-        return Evidence("verified", identities=identities), fetched.url
+        return Evidence(EvidenceKind.VERIFIED, identities=identities), fetched.url
 
     def _fresh(self, url: str, candidate: Candidate) -> tuple[Identity, ...] | None:
         """The identities, when this file's provenance (from ``url``) was verified before
@@ -323,13 +352,15 @@ class Checker:
         return _cache.FreshKey(
             provenance_url=url,
             filename=candidate.filename,
+            project=candidate.project,
+            version=candidate.version,
             file_sha256=candidate.sha256.lower(),
             trust_root_sha256=root,
             verifier=version,
         )
 
     def _fetch(self, candidate: Candidate, source: Source) -> Fetched:
-        key = (candidate.file_url, candidate.filename, candidate.advert)
+        key = candidate.ref()
         with self._lock:
             started = self._fetches.pop(key, None)
         if started is not None and started.running():
@@ -352,7 +383,9 @@ class Checker:
             cache = self._cache  # None when the helper's root is not the one we read
             record = None
             if cache is not None and key is not None:
-                record = _cache.EntryOrder(cache.root, key.trust_root_sha256, key.verifier, fresh)
+                record = _cache.EntryOrder(
+                    cache.root, cache.mac_key, key.trust_root_sha256, key.verifier, fresh
+                )
             return client.verify(artifact, body, record=record), record is not None
         verifier = self.verifier()
         from pip_attest._verify import parse_provenance
@@ -390,6 +423,8 @@ class Checker:
             return None
         return _cache.CacheKey(
             filename=artifact.filename,
+            project=artifact.project,
+            version=artifact.version,
             file_sha256=artifact.sha256.lower(),
             provenance_sha256=_cache.sha256_bytes(body),
             trust_root_sha256=root,
@@ -448,11 +483,20 @@ class Checker:
             helper.close()
 
 
-def _examined_key(candidate: Candidate) -> tuple[str, str, str, Advert | None]:
-    """What :meth:`Checker.examine` depends on (not the project, version or origin, which
-    only the policy reads)."""
+def _examined_key(candidate: Candidate) -> tuple[Any, ...]:
+    """What :meth:`Checker.examine` depends on (not the origin, which only the report
+    reads)."""
     url = candidate.file_url.split("#", 1)[0]
-    return (candidate.filename, candidate.sha256.lower(), url, candidate.advert)
+    return (
+        candidate.filename,
+        candidate.sha256.lower(),
+        url,
+        candidate.advert,
+        candidate.project,
+        candidate.version,
+        candidate.problem,
+        candidate.tree,
+    )
 
 
 def start_helper(settings: Settings) -> WorkerClient:
@@ -467,15 +511,15 @@ def start_helper(settings: Settings) -> WorkerClient:
     return client
 
 
-def append_results(path: Path, results: list[FileResult], *, origin: str | None = None) -> None:
+def append_results(path: Path, results: list[FileResult], *, origin: Origin | None = None) -> None:
     """Append results as JSON lines. One ``write`` per line, on an O_APPEND descriptor, so
     concurrent pip processes of one run cannot interleave their lines."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         for result in results:
             record = result.to_json()
-            if origin is not None and record["origin"] == "index":
-                record["origin"] = origin
+            if origin is not None and record["origin"] == Origin.INDEX.value:
+                record["origin"] = origin.value
             os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())
     finally:
         os.close(fd)

@@ -208,8 +208,9 @@ def _install(pip_args: list[str], memo: RunMemo | None) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from pip_attest._check import Candidate, Checker
-    from pip_attest._model import Artifact, Status, sha256_file
-    from pip_attest._policy import Evidence
+    from pip_attest._model import Artifact, Origin, Status, sha256_file
+    from pip_attest._names import parse_any
+    from pip_attest._policy import Evidence, EvidenceKind
     from pip_attest._report import render_json, render_text
     from pip_attest._verify import AttestationVerifier, parse_provenance, read_provenance_file
 
@@ -223,39 +224,33 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for file in files:
         if not file.is_file():
             raise UsageError(f"{file}: no such file")
+        named = parse_any(file.name)
+        if named is None:
+            raise UsageError(f"{file}: not a distribution filename")
         prov = Path(args.provenance) if args.provenance else Path(f"{file}.provenance")
-        candidate = Candidate(file.name, sha256_file(file), file.resolve().as_uri())
-        result = checker.check(candidate)  # for project/version parsing and the policy
+        artifact = Artifact(file.name, sha256_file(file), *named)
+        candidate = Candidate(
+            file.name, artifact.sha256, file.resolve().as_uri(), *named, origin=Origin.LOCAL
+        )
         if not prov.is_file():
-            evidence = Evidence("missing", reason=f"no provenance: {prov} does not exist")
+            missing = f"no provenance: {prov} does not exist"
+            evidence = Evidence(EvidenceKind.MISSING, reason=missing)
         else:
             try:
                 attestations = parse_provenance(read_provenance_file(prov), allow_bare=True)
-                identities = verifier.verify(Artifact(file.name, candidate.sha256), attestations)
-                evidence = Evidence("verified", identities=identities)
+                identities = verifier.verify(artifact, attestations)
+                evidence = Evidence(EvidenceKind.VERIFIED, identities=identities)
             except Error as err:
-                evidence = Evidence("invalid", reason=str(err))
-        verdict = checker.policy.judge(result.project, evidence, result.version)
-        blocking = verdict.blocking or verdict.status is not Status.VERIFIED
-        if verdict.status is Status.UNEXPECTED_PUBLISHER and evidence.identities:
+                evidence = Evidence(EvidenceKind.INVALID, reason=str(err))
+        result = checker.conclude(candidate, (evidence, str(prov)))
+        if result.status is Status.UNEXPECTED_PUBLISHER and evidence.identities:
             # verify pins with a bare IDENTITY; install's PKG=IDENTITY forms do not apply.
             got = next(
-                i for i in evidence.identities if not any(i.satisfies(e) for e in verdict.expected)
+                i for i in evidence.identities if not any(i.satisfies(e) for e in result.expected)
             )
-            verdict = verdict._replace(
-                hint=f"if {got} is legitimate, verify with --publisher {got}"
-            )
-        result = result._replace(
-            status=verdict.status,
-            identities=evidence.identities,
-            reason=verdict.reason,
-            hint=verdict.hint,
-            blocking=blocking,
-            provenance_url=str(prov),
-            origin="local",
-            expected=verdict.expected,
-        )
-        records.append(result.to_json())
+            result = result._replace(hint=f"if {got} is legitimate, verify with --publisher {got}")
+        # Here only a verified file passes: nothing else vouches for a local file.
+        records.append(result._replace(blocking=result.status is not Status.VERIFIED).to_json())
     code = EXIT_REFUSED if any(r["blocking"] for r in records) else EXIT_OK
     hints = "".join(
         f"{r['filename']}: {r['status']}: {r['hint']}\n"
@@ -482,12 +477,12 @@ def _env_from_args(args: argparse.Namespace) -> None:
         os.environ[cfg.OUTPUT] = args.output
     if getattr(args, "publisher", None) and args.command == "verify":
         from pip_attest._identity import parse_identity
-        from pip_attest._model import project_and_version
+        from pip_attest._names import parse_any
 
         parse_identity(args.publisher)
         pins = []
         for f in args.files:
-            pv = project_and_version(Path(f).name)
+            pv = parse_any(Path(f).name)
             if pv is None:
                 raise UsageError(f"{f}: not a distribution filename")
             pins.append(f"{pv[0]}={args.publisher}")

@@ -203,6 +203,8 @@ def _resolve_and_verify(
         parse_pip_lock,
         parse_report,
     )
+    from pip_attest._model import FileResult, Origin
+    from pip_attest._names import name_problem
     from pip_attest._pip import _seam
     from pip_attest._pip._run import preflight, run_pip
 
@@ -243,6 +245,7 @@ def _resolve_and_verify(
     if _seam.STATE.checker is None:
         _seam.STATE.checker = Checker(settings, _seam.STATE.session, helper=True)
     checker = _seam.STATE.checker
+    legacy = _seam.STATE.ledger.legacy_wheels
     candidates = []
     for item in resolved:
         if not item.sha256:
@@ -253,21 +256,30 @@ def _resolve_and_verify(
                 item.filename,
                 item.sha256,
                 item.url,
+                item.name,
+                item.version,
                 advert=_seam.STATE.adverts.get(key),
-                origin="index",
-                project=item.name,
-                version=item.version,
+                origin=Origin.INDEX,
+                # The lock names a project and version: each file must be one pip would
+                # take for exactly those.
+                problem=name_problem(item.filename, item.name, item.version, legacy_wheels=legacy),
             )
         )
     # Files pip already fetched (older pips download wheels to resolve; sdists are built
     # for metadata) were checked by the seam against their bytes: reuse those results.
-    done = {(r.filename, r.sha256): r for r in _seam.STATE.results if r.sha256}
-    todo = [c for c in candidates if (c.filename, c.sha256) not in done]
+    done = {
+        (r.project, r.version, r.filename, r.sha256): r for r in _seam.STATE.results if r.sha256
+    }
+
+    def known(c: Candidate) -> FileResult | None:
+        return done.get((c.project, c.version, c.filename, c.sha256))
+
+    todo = [c for c in candidates if known(c) is None]
     # Examined on the checker's threads (most were started when the resolver asked for
     # their metadata); judged here, one at a time, as the policy must be.
     pending = [checker.submit(c) for c in todo]
     fresh = {c: checker.conclude(c, p.result()) for c, p in zip(todo, pending, strict=True)}
-    results = [done.get((c.filename, c.sha256)) or fresh[c] for c in candidates]
+    results = [known(c) or fresh[c] for c in candidates]
     packages: dict[str, LockedPackage] = {}
     for item, cand in zip(resolved, candidates, strict=True):
         pkg = packages.setdefault(item.name, LockedPackage(item.name, item.version))

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import itertools
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -49,6 +50,44 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = 
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def read_regular_file(path: str | Path, limit: int) -> bytes:
+    """The bytes of the regular file at ``path``, which must hold at most ``limit``.
+
+    Opened non-blocking (a FIFO must not hang the run), checked to be a regular file on the
+    open descriptor (``/dev/zero`` or a pipe never is), and read once with a bound, so a
+    file that grows meanwhile stops at the limit. Raises ``OSError`` with a readable
+    ``strerror`` otherwise.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if info.st_size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+    return b"".join(chunks)
+
+
+def read_regular(path: str | Path, limit: int) -> bytes | None:
+    """:func:`read_regular_file`, or None for any reason it cannot be read."""
+    try:
+        return read_regular_file(path, limit)
+    except OSError:
+        return None
 
 
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)

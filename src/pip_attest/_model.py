@@ -1,4 +1,8 @@
-"""Plain data shared by every stage. Importing this module is cheap (no sigstore, no pip)."""
+"""Plain data shared by every stage. Importing this module is cheap (no sigstore, no pip).
+
+The value types are ``NamedTuple``s on purpose: a frozen dataclass costs an ``exec`` when its
+class is built, and pip-attest's imports sit on pip's start-up path.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +11,21 @@ import hashlib
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
-
 from pip_attest._identity import Identity
 
 
 class Artifact(NamedTuple):
-    """A distribution file as pip will use it: its name and the sha256 of its bytes."""
+    """A distribution file as pip will use it: its name, the sha256 of its bytes, and the
+    project and version pip installs it as (the attestation must name both)."""
 
     filename: str
     sha256: str
+    project: str
+    version: str
 
     @classmethod
-    def from_path(cls, path: Path, filename: str | None = None) -> Artifact:
-        return cls(filename or path.name, sha256_file(path))
+    def from_path(cls, path: Path, project: str, version: str) -> Artifact:
+        return cls(path.name, sha256_file(path), project, version)
 
 
 def sha256_file(path: Path) -> str:
@@ -34,31 +34,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def dist_key(filename: str) -> tuple[Any, ...] | None:
-    """The parsed identity of a distribution filename, or None if it is not one.
-
-    Filenames are compared parsed, not as strings (PEP 740; pypi/warehouse#18128): the same
-    wheel may be spelled with a non-normalised name or version.
-    """
-    try:
-        if filename.endswith(".whl"):
-            name, version, build, tags = parse_wheel_filename(filename)
-            return ("wheel", name, version, build, tags)
-        if filename.endswith((".tar.gz", ".zip")):
-            sname, sversion = parse_sdist_filename(filename)
-            return ("sdist", sname, sversion)
-    except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
-        return None
-    return None
-
-
-def project_and_version(filename: str) -> tuple[str, str] | None:
-    key = dist_key(filename)
-    if key is None:
-        return None
-    return str(key[1]), str(key[2])
 
 
 class Status(str, enum.Enum):
@@ -70,6 +45,15 @@ class Status(str, enum.Enum):
     DOWNGRADE = "downgrade"
     MISSING = "missing"
     UNAVAILABLE = "unavailable"
+
+
+class Origin(str, enum.Enum):
+    """Where a file pip uses came from, as the report shows it."""
+
+    INDEX = "index"
+    WHEEL_CACHE = "wheel-cache"  # a wheel pip built earlier, from a checked source
+    LOCAL = "local"  # a local file, directory or VCS checkout
+    BUILD_DEPENDENCY = "build-dependency"  # used by a pip subprocess that installs build deps
 
 
 class FileResult(NamedTuple):
@@ -85,7 +69,7 @@ class FileResult(NamedTuple):
     hint: str = ""
     blocking: bool = False
     provenance_url: str | None = None
-    origin: str = "index"  # index | wheel-cache | local | build-dependency
+    origin: Origin = Origin.INDEX
     expected: tuple[Identity, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
@@ -102,5 +86,5 @@ class FileResult(NamedTuple):
             "reason": self.reason,
             "hint": self.hint,
             "provenance_url": self.provenance_url,
-            "origin": self.origin,
+            "origin": self.origin.value,
         }

@@ -17,6 +17,7 @@ project decides:
 
 from __future__ import annotations
 
+import enum
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
@@ -30,10 +31,19 @@ from pip_attest._model import FileResult, Status
 from pip_attest._store import FirstSeenStore, Record, StoreError, is_older
 
 
+class EvidenceKind(str, enum.Enum):
+    """What the verify stage established about a file, before any policy."""
+
+    VERIFIED = "verified"  # every attestation verified; ``identities`` signed it
+    INVALID = "invalid"  # an attestation or the file itself is not what it claims
+    MISSING = "missing"  # no provenance, and none could be expected from the source
+    UNAVAILABLE = "unavailable"  # provenance could not be fetched
+
+
 class Evidence(NamedTuple):
     """What the verify stage established about one file."""
 
-    kind: str  # verified | invalid | missing | unavailable
+    kind: EvidenceKind
     identities: tuple[Identity, ...] = ()
     reason: str = ""
 
@@ -103,7 +113,7 @@ class Policy:
 
     def judge(self, project: str, evidence: Evidence, version: str = "") -> Verdict:
         name = canonicalize_name(project)
-        if evidence.kind == "invalid":
+        if evidence.kind is EvidenceKind.INVALID:
             return Verdict(
                 Status.INVALID,
                 True,
@@ -111,7 +121,7 @@ class Policy:
                 "do not install this file; run 'pip-attest verify' on it for details "
                 "and report it to the index",
             )
-        if evidence.kind == "unavailable":
+        if evidence.kind is EvidenceKind.UNAVAILABLE:
             return Verdict(
                 Status.UNAVAILABLE,
                 True,
@@ -123,9 +133,17 @@ class Policy:
             exp = self.expected(name)
         except StoreError as err:
             return Verdict(Status.INVALID, True, str(err), "")
-        if evidence.kind == "missing":
+        if evidence.kind is EvidenceKind.MISSING:
             return self._missing(name, version, evidence, exp)
-        return self._verified(name, evidence, exp)
+        if evidence.kind is EvidenceKind.VERIFIED and evidence.identities:
+            return self._verified(name, evidence, exp)
+        # Anything else is a bug somewhere upstream: never the verified path.
+        return Verdict(
+            Status.INVALID,
+            True,
+            f"internal error: no verdict for evidence {evidence.kind!r}",
+            "report this as a pip-attest bug",
+        )
 
     def _missing(self, name: str, version: str, evidence: Evidence, exp: Expectation) -> Verdict:
         reason = evidence.reason or "no attestation"

@@ -23,9 +23,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
-
-from pip_attest._model import project_and_version
+from typing import Any, Literal, NamedTuple, Protocol
 
 # A real provenance object is a few kilobytes per attestation. Anything larger than this is
 # refused unread (documented in the README).
@@ -71,6 +69,9 @@ class Advert(NamedTuple):
     conflict: str = ""
 
 
+FetchKind = Literal["found", "none", "error"]
+
+
 class Fetched(NamedTuple):
     """The outcome of looking for a file's provenance.
 
@@ -78,13 +79,24 @@ class Fetched(NamedTuple):
     no provenance) or ``error`` (it could not be fetched: fail closed).
     """
 
-    kind: str
+    kind: FetchKind
     body: bytes = b""
     url: str | None = None
     reason: str = ""
     # Until when (time.time()) the index lets this answer be reused without asking again,
     # from its Cache-Control header; 0 when it may not be.
     fresh_until: float = 0.0
+
+
+class FileRef(NamedTuple):
+    """A file whose provenance is looked for: where pip got it, what the index page said,
+    and the project and version pip installs it as."""
+
+    file_url: str
+    filename: str
+    advert: Advert | None
+    project: str
+    version: str
 
 
 class Source(NamedTuple):
@@ -107,13 +119,10 @@ class ProvenanceFinder:
         self._integrity_apis = tuple(u.rstrip("/") for u in integrity_apis)
         self._timeout = timeout
 
-    def find(self, file_url: str, filename: str, advert: Advert | None) -> Fetched:
-        where = self.locate(file_url, filename, advert)
-        return where if isinstance(where, Fetched) else self.fetch(where)
-
-    def locate(self, file_url: str, filename: str, advert: Advert | None) -> Source | Fetched:
+    def locate(self, file: FileRef) -> Source | Fetched:
         """Where a file's provenance would be read from, without reading it; or, when
         there is nowhere to read it from, the outcome itself."""
+        file_url, filename, advert = file.file_url, file.filename, file.advert
         scheme = urllib.parse.urlsplit(file_url).scheme.lower()
         if advert is not None and advert.conflict:
             return Fetched("error", reason=f"the index pages disagree: {advert.conflict}")
@@ -126,13 +135,12 @@ class ProvenanceFinder:
         api = self._integrity_api_for(file_url, stated_none=advert is not None)
         if api is None:
             return Fetched("none", reason="the index serves no provenance for this file")
-        pv = project_and_version(filename)
-        if pv is None:
-            return Fetched("error", reason=f"{filename!r} is not a distribution filename")
-        project, version = pv
+        # The project and version pip installs the file as: PyPI files each upload under
+        # exactly those, so a file that is not what pip takes it for finds nothing.
         url = (
-            f"{api}/integrity/{urllib.parse.quote(project)}/{urllib.parse.quote(version)}/"
-            f"{urllib.parse.quote(filename)}/provenance"
+            f"{api}/integrity/{urllib.parse.quote(file.project, safe='')}/"
+            f"{urllib.parse.quote(file.version, safe='')}/"
+            f"{urllib.parse.quote(filename, safe='')}/provenance"
         )
         return Source(url, local=False, missing_ok=True)
 

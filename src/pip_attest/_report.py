@@ -29,10 +29,16 @@ def safe(text: object) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
 
 
-def refusal_lines(blocking: Sequence[FileResult]) -> list[str]:
-    """One line per refused file: package, file, reason, and what to do."""
+def refusal_lines(blocking: Sequence[FileResult], *, installed: Sequence[str] = ()) -> list[str]:
+    """One line per refused file: package, file, reason, and what to do. ``installed``
+    names what pip had installed already when the refusal came (normally nothing)."""
     count = len(blocking)
-    lines = [f"pip-attest refused {count} file{'s' if count != 1 else ''}; nothing was installed."]
+    files = f"{count} file{'s' if count != 1 else ''}"
+    if installed:
+        done = ", ".join(safe(name) for name in installed)
+        lines = [f"pip-attest refused {files}; pip had already installed {done}."]
+    else:
+        lines = [f"pip-attest refused {files}; nothing was installed."]
     for r in blocking:
         what = safe(f"{r.project} {r.version}".strip())
         hint = f" -> {safe(r.hint)}" if r.hint else ""

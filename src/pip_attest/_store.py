@@ -28,7 +28,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from pip_attest._errors import Error
-from pip_attest._fileio import atomic_write, locked
+from pip_attest._fileio import atomic_write, locked, read_regular
 from pip_attest._identity import Identity, identity_from_publisher
 
 RECORD_VERSION = 1
@@ -246,3 +246,70 @@ def is_older(version: str, than: str) -> bool:
         return Version(version) < Version(than)
     except InvalidVersion:
         return False
+
+
+class BuiltWheels:
+    """Which wheels pip built, with pip-attest guarding it, from which checked source files.
+
+    pip keeps the wheels it builds from sdists in its wheel cache and reuses them later,
+    trusting the ``origin.json`` beside each one. A cache directory is shared and restored
+    across CI jobs, so a wheel there is only a claim. This store, in pip-attest's user data
+    directory (not a cache), says: a wheel with this sha256 was built from a source whose
+    sha256 was this one, when pip-attest checked that source. A cached wheel nothing here
+    vouches for is not used (pip builds it again, from a source that is checked).
+
+    One small JSON file per source (``built/<sha256>.json``) listing the sha256 of every
+    wheel built from it. Unreadable or odd files vouch for nothing.
+    """
+
+    FORMAT = 1
+    MAX_BYTES = 64 * 1024
+    MAX_WHEELS = 256
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or default_dir().parent / "built"
+
+    def _path(self, source_sha256: str) -> Path:
+        if not _SHA256.fullmatch(source_sha256):
+            raise StoreError(f"{source_sha256!r} is not a sha256")
+        return self.root / source_sha256[:2] / f"{source_sha256}.json"
+
+    def wheels(self, source_sha256: str) -> frozenset[str]:
+        """The wheels built from this source; empty when nothing is on record."""
+        try:
+            path = self._path(source_sha256.lower())
+        except StoreError:
+            return frozenset()
+        data = read_regular(path, self.MAX_BYTES)
+        try:
+            doc = json.loads(data) if data is not None else None
+        except (ValueError, RecursionError):
+            return frozenset()
+        if not isinstance(doc, dict) or doc.get("format") != self.FORMAT:
+            return frozenset()
+        wheels = doc.get("wheels")
+        if not isinstance(wheels, list):
+            return frozenset()
+        return frozenset(w for w in wheels if isinstance(w, str) and _SHA256.fullmatch(w))
+
+    def vouches(self, source_sha256: str, wheel_sha256: str) -> bool:
+        return wheel_sha256.lower() in self.wheels(source_sha256)
+
+    def add(self, source_sha256: str, wheel_sha256: str) -> None:
+        """Record that ``wheel_sha256`` was built from ``source_sha256``. Raises
+        :class:`StoreError` or ``OSError`` when it cannot be written."""
+        path = self._path(source_sha256.lower())
+        wheel = wheel_sha256.lower()
+        if not _SHA256.fullmatch(wheel):
+            raise StoreError(f"{wheel_sha256!r} is not a sha256")
+        with _locked(self.root / ".lock"):
+            known = self.wheels(source_sha256)
+            if wheel in known:
+                return
+            # The newest last; a source rebuilt more often than this keeps its latest ones.
+            wheels = [*sorted(known), wheel][-self.MAX_WHEELS :]
+            doc = {"format": self.FORMAT, "wheels": wheels}
+            atomic_write(path, (json.dumps(doc) + "\n").encode(), mode=0o600)
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -1,8 +1,9 @@
-"""The cached Sigstore trust root: seed it, describe it, update it, judge its age.
+"""pip-attest's Sigstore trust root: seed it, describe it, update it, judge its age.
 
 pip-attest verifies against its *own* copy of ``trusted_root.json``, kept in the platformdirs
-user cache (``default_root_path()``), never against whatever sigstore's TUF client happens to
-hold. The copy is:
+user *data* directory (``default_root_path()``), never against whatever sigstore's TUF client
+happens to hold, and never in a cache directory: CI systems save and restore caches across
+branches and workflows, so whatever lies in one is input from someone else. The copy is:
 
 - seeded from the production ``trusted_root.json`` that ships inside the installed sigstore
   package (``sigstore/_store/<quoted TUF URL>/trusted_root.json``), so a fresh, offline
@@ -10,7 +11,9 @@ hold. The copy is:
 - refreshed only when asked (``update()``), through sigstore's TUF client, and then written
   atomically: a failed update leaves the old copy byte for byte;
 - described by a sidecar (``trusted_root.meta.json`` beside it) saying where it came from,
-  when, and its sha256, so ``pip-attest status`` can show its age without importing sigstore.
+  when, and its sha256, so ``pip-attest status`` can show its age without importing sigstore;
+- used only while that sidecar vouches for its bytes: a root edited by hand, or torn by a
+  crash between the two writes, is replaced by sigstore's embedded root, with a warning.
 
 Importing this module must stay cheap: sigstore (and with it cryptography and pydantic) is
 imported inside the functions that need it.
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -30,6 +32,8 @@ from urllib.parse import quote
 import platformdirs
 
 from pip_attest._errors import TrustError
+from pip_attest._fileio import atomic_write, read_regular
+from pip_attest._notify import warn
 
 if TYPE_CHECKING:
     from sigstore.models import TrustedRoot
@@ -103,8 +107,8 @@ class TrustRootInfo(NamedTuple):
 
 
 def default_root_path() -> Path:
-    """pip-attest's own cached copy (it may not exist yet; see ``ensure_root``)."""
-    return platformdirs.user_cache_path("pip-attest") / "trust" / _ROOT_NAME
+    """pip-attest's own copy (it may not exist yet; see ``ensure_root``)."""
+    return platformdirs.user_data_path("pip-attest") / "trust" / _ROOT_NAME
 
 
 def ensure_root(path: Path | None = None) -> Path:
@@ -113,9 +117,10 @@ def ensure_root(path: Path | None = None) -> Path:
     ``path`` given (``--trust-root`` / ``PIP_ATTEST_TRUST_ROOT``): it must be an existing
     file; it is returned as is and parsed later by ``load_verifier_root``.
 
-    ``path`` None: the cached copy, seeded from sigstore's embedded production root when it is
-    missing or is not a JSON trust root (a torn or hand-mangled file must not lock the user
-    out, and the embedded root is as trustworthy as the installed sigstore itself).
+    ``path`` None: pip-attest's copy, seeded from sigstore's embedded production root when it
+    is missing, is not a JSON trust root, or its sidecar does not vouch for its bytes (a torn
+    or hand-edited file must not lock the user out, and the embedded root is as trustworthy
+    as the installed sigstore itself).
     """
     if path is not None:
         if not path.exists():
@@ -125,11 +130,39 @@ def ensure_root(path: Path | None = None) -> Path:
         return path
 
     cached = default_root_path()
-    if _looks_like_root(cached):
+    data = _read_own(cached)
+    if data is not None and _vouched(cached, data):
         return cached
-    data = _embedded_production_root()
-    _install(cached, data, source=SOURCE_EMBEDDED)
+    if data is not None:
+        warn(
+            f"the trust root {cached} does not match the record of where it came from; "
+            "replaced by sigstore's embedded production root (run 'pip-attest trust update' "
+            "to refresh it)"
+        )
+    _install(cached, _embedded_production_root(), source=SOURCE_EMBEDDED)
     return cached
+
+
+_MAX_ROOT_BYTES = 4 * 1024 * 1024
+
+
+def _read_own(path: Path) -> bytes | None:
+    """pip-attest's copy, if it is a JSON trust root (bounded, regular file only)."""
+    data = read_regular(path, _MAX_ROOT_BYTES)
+    try:
+        return data if data is not None and _is_root_doc(json.loads(data)) else None
+    except ValueError:
+        return None
+
+
+def _vouched(root: Path, data: bytes) -> bool:
+    """Whether the sidecar beside ``root`` records exactly these bytes."""
+    meta = read_regular(_sidecar_path(root), 64 * 1024)
+    try:
+        doc = json.loads(meta) if meta is not None else None
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and doc.get("sha256") == hashlib.sha256(data).hexdigest()
 
 
 def load_verifier_root(path: Path) -> TrustedRoot:
@@ -236,14 +269,6 @@ def _sidecar_path(root: Path) -> Path:
     return root.with_name(root.stem + _SIDECAR_SUFFIX)
 
 
-def _looks_like_root(path: Path) -> bool:
-    """Cheap check: a JSON object with a trusted-root media type."""
-    try:
-        return _is_root_doc(json.loads(path.read_bytes()))
-    except (OSError, ValueError):
-        return False
-
-
 def _is_root_doc(doc: Any) -> bool:
     return isinstance(doc, dict) and str(doc.get("mediaType", "")).startswith(_MEDIA_TYPE_PREFIX)
 
@@ -316,26 +341,10 @@ def _install(target: Path, data: bytes, *, source: str) -> None:
         "sha256": hashlib.sha256(data).hexdigest(),
     }
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(target, data)
-        _atomic_write(_sidecar_path(target), (json.dumps(sidecar, indent=2) + "\n").encode("utf-8"))
+        atomic_write(target, data)
+        atomic_write(_sidecar_path(target), (json.dumps(sidecar, indent=2) + "\n").encode())
     except OSError as err:
         raise TrustError(f"cannot write the trust root to {target}: {_reason(err)}") from err
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    import tempfile  # only writers pay for it (it pulls in random)
-
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
 
 
 def _read_sidecar(root: Path, sha256: str) -> tuple[str, datetime | None]:

@@ -6,7 +6,8 @@ here (the same rules as ``pypi_attestations.Attestation.verify``, which we canno
 always builds its own production verifier):
 
 * the payload is an in-toto statement with exactly one subject;
-* the subject's filename parses to the same distribution as the file pip will use;
+* the subject's filename parses to the same distribution as the file pip will use, and
+  names the project and version pip installs it as;
 * the subject's sha256 equals the hash of the bytes pip actually has;
 * the predicate type is one PyPI defines.
 
@@ -44,7 +45,8 @@ from pip_attest._identity import (
     identity_from_publisher,
     same_environment,
 )
-from pip_attest._model import Artifact, dist_key
+from pip_attest._model import Artifact
+from pip_attest._names import parse_any, parse_version, same_file
 
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 INTOTO_STATEMENT_V1 = "https://in-toto.io/Statement/v1"
@@ -267,13 +269,18 @@ def check_statement(payload: bytes, artifact: Artifact) -> str:
     digest = subject.get("digest")
     if not isinstance(name, str) or not name:
         raise VerificationError("statement subject has no name")
-    subject_key = dist_key(name)
-    if subject_key is None:
+    named = parse_any(name)
+    if named is None:
         raise VerificationError(f"statement subject {_shown(name)} is not a distribution filename")
-    if subject_key != dist_key(artifact.filename):
+    if not same_file(name, artifact.filename):
         raise VerificationError(
             f"attestation is for another file: got {_shown(name)}, "
             f"expected {_shown(artifact.filename)}"
+        )
+    if named[0] != artifact.project or parse_version(named[1]) != parse_version(artifact.version):
+        raise VerificationError(
+            f"attestation is for {_plain(named[0])} {_plain(named[1])}, but pip installs "
+            f"this file as {_plain(artifact.project)} {_plain(artifact.version)}"
         )
     sha256 = digest.get("sha256") if isinstance(digest, dict) else None
     if not isinstance(sha256, str):

@@ -12,7 +12,8 @@ first file that is not in the cache. It reads the same trust root file, and answ
 requests in the order they come over its standard input and output (callers on several
 threads may have several in flight):
 
-    request:  {"id": K, "filename": ..., "sha256": ..., "size": N, "record": {...}}\\n
+    request:  {"id": K, "filename": ..., "sha256": ..., "project": ..., "version": ...,
+               "size": N, "record": {...}}\\n
               then N provenance bytes ("record" is optional: see _cache.EntryOrder)
     response: {"id": K, "ok": true, "identities": [...]}  or  {"id": K, "ok": false, ...}
 
@@ -181,6 +182,8 @@ class WorkerClient:
             "id": number,
             "filename": artifact.filename,
             "sha256": artifact.sha256,
+            "project": artifact.project,
+            "version": artifact.version,
             "size": len(body),
         }
         if record is not None:
@@ -333,7 +336,12 @@ def main(trust_root: str) -> None:
             body = inp.read(size)
             if len(body) != size:
                 return
-            artifact = Artifact(str(header["filename"]), str(header["sha256"]))
+            artifact = Artifact(
+                str(header["filename"]),
+                str(header["sha256"]),
+                str(header["project"]),
+                str(header["version"]),
+            )
             identities = verifier.verify(artifact, parse_provenance(body))
         except TrustError as err:
             say({"id": number, "ok": False, "kind": "trust", "reason": str(err)})
@@ -371,7 +379,7 @@ def _file_entry(
 
     order = EntryOrder.from_json(record)
     if order is not None:
-        order.file(artifact.filename, artifact.sha256, body, identities, root_sha256)
+        order.file(artifact, body, identities, root_sha256)
 
 
 class _EntryWriter:

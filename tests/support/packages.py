@@ -23,7 +23,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-__all__ = ["make_graph", "make_sdist", "make_wheel"]
+__all__ = ["make_graph", "make_sdist", "make_wheel", "named"]
 
 # The module name a built sdist imports its backend as (see ``build-backend`` below).
 _BACKEND_MODULE = "pip_attest_test_backend"
@@ -286,3 +286,12 @@ def make_graph(
         for i, deps in enumerate(_graph_edges(n, fanout))
     ]
     return names[0], paths
+
+
+def named(filename: str) -> tuple[str, str]:
+    """The (canonical project, version) a well-formed distribution filename names."""
+    from pip_attest._names import parse_any
+
+    parsed = parse_any(filename)
+    assert parsed is not None, filename
+    return parsed

@@ -2,11 +2,13 @@
 
 The ``.pth`` line runs in every interpreter start. With the variable unset it does nothing
 but one ``os.environ`` lookup (``os`` is already imported by then) and imports nothing.
-With it set, it imports this module, which adds a one-shot finder to ``sys.meta_path``:
-when pip imports ``pip._internal.operations.prepare``, the finder lets the import finish and
-then installs the seam. Any failure stops the process with exit code 2: enforcement that
-cannot be guaranteed must not look like enforcement. If this module cannot even be
-imported, the ``.pth`` line itself puts a finder in place that stops pip the same way.
+With it set, it imports this module, which adds a finder to ``sys.meta_path`` that acts
+right after pip loads three of its modules: ``cli.main_parser`` (``--python`` is refused
+before pip can re-run itself elsewhere), ``operations.prepare`` (the seam is installed) and
+``commands.install`` (a dry run is noted, to be judged). Any failure stops the process with
+exit code 2: enforcement that cannot be guaranteed must not look like enforcement. If this
+module cannot even be imported, the ``.pth`` line itself puts a finder in place that stops
+pip the same way.
 
 The ``.pth`` runs more than once per interpreter in a venv (CPython's ``site`` processes
 the venv's site-packages twice, and ``site.addsitedir`` can run it again), so
@@ -26,10 +28,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 TARGET = "pip._internal.operations.prepare"
+MAIN_PARSER = "pip._internal.cli.main_parser"
+INSTALL_COMMAND = "pip._internal.commands.install"
 EXIT_UNSUPPORTED = 2
 _REFUSED = "PIP_ATTEST_ENFORCE is set, so pip will not run unguarded"
 # The same words as the .pth line's own message, for when this module cannot load at all.
@@ -39,11 +44,29 @@ _UNGUARDED = (
 )
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     """Stop the process with one line on stderr: pip must not go on unguarded."""
     sys.stderr.write(f"ERROR: pip-attest: {' '.join(message.split())}\n")
     sys.stderr.flush()
     raise SystemExit(EXIT_UNSUPPORTED)
+
+
+def _on_main_parser(module: ModuleType) -> None:
+    try:
+        from pip_attest._pip import _guard
+
+        _guard.patch_main_parser(module, _fail)
+    except Exception as err:
+        _fail(f"the enforcement hook failed to load ({type(err).__name__}: {err}); {_UNGUARDED}")
+
+
+def _on_install_command(module: ModuleType) -> None:
+    try:
+        from pip_attest._pip import _seam
+
+        _seam.patch_install_command(module)
+    except Exception as err:
+        _fail(f"the enforcement hook failed to load ({type(err).__name__}: {err}); {_UNGUARDED}")
 
 
 def _on_loaded(module: ModuleType) -> None:
@@ -77,26 +100,39 @@ def _remove(path: str) -> None:
         os.unlink(path)
 
 
-class _PrepareFinder:
-    """A post-import hook for exactly one module. Deliberately not an ``importlib.abc``
-    subclass: importing ``importlib.abc`` alone costs about 14 ms."""
+_TARGETS: dict[str, Callable[[ModuleType], None]] = {
+    MAIN_PARSER: _on_main_parser,
+    TARGET: _on_loaded,
+    INSTALL_COMMAND: _on_install_command,
+}
+
+
+class _PostImportFinder:
+    """A post-import hook for a few of pip's modules: each runs its callback once the
+    module has executed. Deliberately not an ``importlib.abc`` subclass: importing
+    ``importlib.abc`` alone costs about 14 ms."""
+
+    def __init__(self, targets: dict[str, Callable[[ModuleType], None]]) -> None:
+        self._targets = dict(targets)
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if fullname != TARGET:
+        callback = self._targets.pop(fullname, None)
+        if callback is None:
             return None
         import importlib.util
 
-        if self in sys.meta_path:
+        if not self._targets and self in sys.meta_path:
             sys.meta_path.remove(self)
+        # Asks every finder again; this one no longer answers for ``fullname``.
         spec = importlib.util.find_spec(fullname)
         loader: Any = spec.loader if spec is not None else None
         if spec is None or loader is None or not hasattr(loader, "exec_module"):
-            _fail(f"cannot find {TARGET} to guard it ({_REFUSED})")
+            _fail(f"cannot find {fullname} to guard it ({_REFUSED})")
         original = loader.exec_module
 
         def exec_module(module: ModuleType) -> None:
             original(module)
-            _on_loaded(module)
+            callback(module)
 
         loader.exec_module = exec_module
         return spec
@@ -111,8 +147,12 @@ def activate() -> None:
     if _ACTIVE:
         return
     _ACTIVE = True
-    module = sys.modules.get(TARGET)
-    if module is not None:
-        _on_loaded(module)
-    else:
-        sys.meta_path.insert(0, _PrepareFinder())
+    waiting = {}
+    for name, callback in _TARGETS.items():
+        module = sys.modules.get(name)
+        if module is not None:
+            callback(module)
+        else:
+            waiting[name] = callback
+    if waiting:
+        sys.meta_path.insert(0, _PostImportFinder(waiting))

@@ -27,6 +27,9 @@ def run_pip(command: str, pip_args: list[str], settings: Settings, *, quiet_stdo
     _seam.reset()
     _seam.install(settings, report_at_gate=False)
     from pip._internal.cli.main import main as pip_main
+    from pip._internal.commands import install as install_command
+
+    _seam.patch_install_command(install_command)
 
     redirect = contextlib.redirect_stdout(sys.stderr) if quiet_stdout else contextlib.nullcontext()
     with redirect:
