@@ -1,7 +1,7 @@
 """``pip-attest install`` of a real tree against plain ``pip install``: CI-cold and dev-warm.
 
     python benchmarks/bench_realtree.py [--rounds N] [--requirement REQ] [--latency SEC]
-                                        [--compile] [--no-pep658]
+                                        [--compile] [--no-pep658] [--nice N]
 
 The workload is the real wheels of a large tree (default ``jupyterlab``, about 90 wheels),
 downloaded once from the package registry for this Python and platform, each attested by
@@ -286,7 +286,16 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.025, help="seconds per response")
     parser.add_argument("--compile", action="store_true", help="let pip byte-compile")
     parser.add_argument("--no-pep658", action="store_true", help="serve no PEP 658 metadata")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="change this process's niceness (inherited by both sides' runs alike), e.g. -10 "
+        "on a machine other work shares; lowering it needs privileges",
+    )
     args = parser.parse_args()
+    if args.nice:
+        print(f"niceness {os.nice(args.nice)} for both sides", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         times = bench_realtree(
             Path(tmp),
