@@ -25,13 +25,13 @@ from pathlib import Path
 
 import pytest
 
-from pip_attest import _cache
+from pip_attest import _cache, _env
 from pip_attest._check import Candidate, Checker
 from pip_attest._config import Settings
 from pip_attest._identity import Identity, parse_identity
+from pip_attest._memo import RunMemo
 from pip_attest._model import Artifact, FileResult, Origin, Status
 from pip_attest._names import parse_any
-from pip_attest._process import RunMemo
 from pip_attest._provenance import fresh_until
 from tests.support.packages import make_wheel, named
 from tests.support.throwaway_sigstore import ThrowawaySigstore, github
@@ -89,7 +89,7 @@ def test_second_check_is_answered_from_the_cache_without_sigstore(
 ) -> None:
     first = checker(minted_root)
     assert verified_by(ran(first, candidate(wheel))) == [IDENTITY]
-    assert first._verifier is not None
+    assert first.prover._verifier is not None
     [entry] = entries()
     assert json.loads(entry.read_text())["publishers"] == [
         {"kind": "GitHub", "repository": "cache-org/cachepkg", "workflow": "release.yml"}
@@ -97,7 +97,7 @@ def test_second_check_is_answered_from_the_cache_without_sigstore(
 
     second = checker(minted_root)
     assert verified_by(ran(second, candidate(wheel))) == [IDENTITY]
-    assert second._verifier is None  # nothing was verified: the entry answered
+    assert second.prover._verifier is None  # nothing was verified: the entry answered
 
 
 def test_entries_still_being_written_are_finished_before_the_process_exits(
@@ -172,7 +172,7 @@ def test_a_corrupt_entry_is_ignored_and_rewritten(
 
     again = checker(minted_root)
     assert verified_by(ran(again, candidate(wheel))) == [IDENTITY]
-    assert again._verifier is not None  # verified for real
+    assert again.prover._verifier is not None  # verified for real
     assert entry.read_bytes() == good
 
 
@@ -193,7 +193,7 @@ def test_an_entry_filed_under_another_key_is_not_trusted(
 
     again = checker(minted_root)
     assert verified_by(ran(again, candidate(wheel))) == [IDENTITY]
-    assert again._verifier is not None
+    assert again.prover._verifier is not None
 
 
 def test_an_entry_is_never_used_under_another_trust_root(
@@ -246,7 +246,7 @@ def test_changed_provenance_is_verified_again(
 
     again = checker(minted_root)
     assert verified_by(ran(again, candidate(wheel))) == ["github:cache-org/cachepkg/other.yml"]
-    assert again._verifier is not None
+    assert again.prover._verifier is not None
     [entry] = entries()  # the file's entry now holds what the new provenance proved
     assert json.loads(entry.read_text())["publishers"][0]["workflow"] == "other.yml"
 
@@ -254,18 +254,18 @@ def test_changed_provenance_is_verified_again(
 def test_no_cache_variable_turns_it_off(
     wheel: Path, minted_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(_cache.NO_CACHE, "1")
+    monkeypatch.setenv(_env.NO_CACHE, "1")
     for _ in range(2):
         fresh = checker(minted_root)
         assert verified_by(ran(fresh, candidate(wheel))) == [IDENTITY]
-        assert fresh._verifier is not None
+        assert fresh.prover._verifier is not None
     assert entries() == []
 
 
 @pytest.mark.parametrize(("value", "on"), [("", True), ("0", True), ("yes", False), ("x", False)])
 def test_no_cache_values(value: str, on: bool) -> None:
     """Anything but an explicit 'no' turns the cache off: verifying is the safe reading."""
-    assert _cache.enabled({_cache.NO_CACHE: value}) is on
+    assert _cache.enabled({_env.NO_CACHE: value}) is on
 
 
 def test_identities_the_publisher_form_cannot_carry_are_not_cached(tmp_path: Path) -> None:
@@ -299,7 +299,7 @@ def test_concurrent_checks_and_writers_always_see_a_whole_entry(
     assert json.loads(entry.read_text())["format"] == _cache.FORMAT_VERSION
     hit = checker(minted_root)
     assert verified_by(ran(hit, candidate(wheel))) == [IDENTITY]
-    assert hit._verifier is None
+    assert hit.prover._verifier is None
 
 
 def twelve_wheels_one_tampered(tmp_path: Path, sig: ThrowawaySigstore, prefix: str) -> list[Path]:
@@ -334,7 +334,7 @@ def test_background_checks_give_the_same_answers(
     ]
 
 
-# -- the verification helper process (pip_attest._worker) --
+# -- the verification helper process (pip_attest._helper, _helper_main) --
 
 
 @contextlib.contextmanager
@@ -346,16 +346,16 @@ def helper_checker(trust_root: Path) -> Iterator[Checker]:
         yield mine
     finally:
         mine.close()
-    assert mine._helper is not None
+    assert mine.prover._helper is not None
 
 
 def test_the_helper_verifies_and_fills_the_cache(wheel: Path, minted_root: Path) -> None:
     with helper_checker(minted_root) as mine:
         assert verified_by(mine.check(candidate(wheel))) == [IDENTITY]
-        assert mine._verifier is None  # verified in the helper, not in this process
+        assert mine.prover._verifier is None  # verified in the helper, not in this process
     hit = checker(minted_root)
     assert verified_by(ran(hit, candidate(wheel))) == [IDENTITY]
-    assert hit._verifier is None
+    assert hit.prover._verifier is None
 
 
 def test_the_helper_files_the_entry_itself_and_pips_process_writes_none(
@@ -365,7 +365,7 @@ def test_the_helper_files_the_entry_itself_and_pips_process_writes_none(
     its own (that write used to cost pip's process about 1 ms and its GIL per file)."""
     with helper_checker(minted_root) as mine:
         assert verified_by(mine.check(candidate(wheel))) == [IDENTITY]
-        assert mine._writes == []
+        assert mine.prover._writes == []
     [entry] = entries()
     doc = json.loads(entry.read_text())
     assert doc["key"]["filename"] == wheel.name
@@ -378,7 +378,7 @@ def test_the_helper_files_the_entry_itself_and_pips_process_writes_none(
 def test_with_the_cache_off_the_helper_writes_nothing(
     wheel: Path, minted_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(_cache.NO_CACHE, "1")
+    monkeypatch.setenv(_env.NO_CACHE, "1")
     for _ in range(2):
         with helper_checker(minted_root) as mine:
             assert verified_by(mine.check(candidate(wheel))) == [IDENTITY]
@@ -417,11 +417,11 @@ def test_a_helper_that_loaded_another_root_than_we_read_files_no_entry(
     root = tmp_path / "trusted_root.json"
     shutil.copyfile(minted_root, root)
     with helper_checker(root) as mine:
-        assert mine._root_and_version()[0] == sha(minted_root.read_bytes())
+        assert mine.prover.root_and_version()[0] == sha(minted_root.read_bytes())
         other.write_trusted_root(root)
         result = mine.check(candidate(path))
-        assert mine._helper is not None and mine._helper._ready is not None
-        assert mine._helper._ready["root_sha256"] == sha(root.read_bytes())
+        assert mine.prover._helper is not None and mine.prover._helper._ready is not None
+        assert mine.prover._helper._ready["root_sha256"] == sha(root.read_bytes())
     assert verified_by(result) == ["github:cache-org/swapped/release.yml"]
     assert entries() == []
 
@@ -430,13 +430,13 @@ def test_an_order_the_helper_cannot_read_costs_the_entry_not_the_answer(
     wheel: Path, minted_root: Path
 ) -> None:
     with helper_checker(minted_root) as mine:
-        assert mine._helper_client() is not None
-        root, version = mine._root_and_version()
+        assert mine.prover.helper() is not None
+        root, version = mine.prover.root_and_version()
         assert root is not None
         order = _cache.EntryOrder(
             _cache.default_dir(), KEY, root, version, ("u", float("inf"), 1.0)
         )
-        identities = mine._helper_client().verify(
+        identities = mine.prover.helper().verify(
             Artifact(wheel.name, sha(wheel.read_bytes()), *named(wheel.name)),
             Path(f"{wheel}.provenance").read_bytes(),
             record=order,
@@ -506,9 +506,9 @@ def test_a_helper_that_dies_fails_closed(
     Path(f"{other}.provenance").write_text(json.dumps(prov))
     with helper_checker(minted_root) as mine:
         assert verified_by(mine.check(candidate(wheel))) == [IDENTITY]
-        assert mine._helper is not None and mine._helper._proc is not None
-        mine._helper._proc.kill()
-        mine._helper._proc.wait()
+        assert mine.prover._helper is not None and mine.prover._helper._proc is not None
+        mine.prover._helper._proc.kill()
+        mine.prover._helper._proc.wait()
 
         result = mine.check(candidate(other))
 
@@ -540,7 +540,7 @@ def test_pipelined_helper_gives_every_request_its_own_answer(
     with helper_checker(minted_root) as mine, ThreadPoolExecutor(max_workers=12) as pool:
         results = list(pool.map(lambda p: mine.check(candidate(p)), files))
 
-    assert mine._verifier is None  # all of it in the helper
+    assert mine.prover._verifier is None  # all of it in the helper
     for i, result in enumerate(results):
         if i == 5:
             assert result.status is Status.INVALID
@@ -781,12 +781,12 @@ while True:
 def test_a_helper_answering_out_of_order_fails_every_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pip_attest import _process, _worker
+    from pip_attest import _helper, _spawn
     from pip_attest._errors import VerificationError
     from pip_attest._model import Artifact
 
-    monkeypatch.setattr(_process, "_BOOT", _OUT_OF_ORDER)
-    client = _worker.WorkerClient(tmp_path / "unused_root.json")
+    monkeypatch.setattr(_spawn, "_BOOT", _OUT_OF_ORDER)
+    client = _helper.WorkerClient(tmp_path / "unused_root.json")
     barrier = threading.Barrier(2)
 
     def ask(name: str) -> str:

@@ -163,8 +163,8 @@ def test_trust_show_seeds_the_embedded_production_root(
 
     assert run.code == 0
     shown = parse_show(run.out)
-    cached = tmp_path / "xdg-cache" / "pip-attest" / "trust" / "trusted_root.json"
-    assert shown.path == str(cached)
+    own = tmp_path / "xdg-data" / "pip-attest" / "trust" / "trusted_root.json"
+    assert shown.path == str(own)
     assert shown.source == "sigstore-embedded"
     assert shown.sha256 == hashlib.sha256(EMBEDDED_PRODUCTION).hexdigest()
     assert shown.age == "0 days"

@@ -111,6 +111,8 @@ MALFORMED = [
     pytest.param("google:publisher@", id="google-no-domain"),
     pytest.param("circleci:0a1b-project", id="circleci-no-pipeline"),
     pytest.param("circleci:/2c3d-pipeline", id="circleci-no-project"),
+    pytest.param("github:octo-org/demo/release.yml@pypi\nverified", id="newline-in-environment"),
+    pytest.param("google:a\x1b[2J@example.com", id="escape-in-email"),
     pytest.param("circleci:0a1b-project/", id="circleci-empty-pipeline"),
     pytest.param("circleci:0a1b/2c3d/extra", id="circleci-extra-segment"),
 ]
@@ -293,6 +295,10 @@ def test_to_publisher_gives_pep740_keys(text: str, publisher: dict[str, str]) ->
         pytest.param({"kind": "GitLab", "repository": "g/demo", "workflow": "x"}, id="gitlab-key"),
         pytest.param({"kind": "Google", "email": 42}, id="google-not-a-string"),
         pytest.param({"kind": "CircleCI", "project_id": "p1"}, id="circleci-no-pipeline"),
+        pytest.param(
+            {"kind": "GitHub", "repository": "octo/demo", "workflow": "r.yml\nverified"},
+            id="newline-in-workflow",
+        ),
         pytest.param({}, id="no-kind"),
     ],
 )

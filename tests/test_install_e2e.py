@@ -293,7 +293,7 @@ def test_two_pages_disagreeing_about_a_files_provenance_refuse_it(
 def test_the_report_and_pips_log_are_whole_when_pip_attest_exits(
     make_venv: MakeVenv, index: IndexServer, real: Path, tmp_path: Path
 ) -> None:
-    """pip-attest ends without the interpreter's teardown (pip_attest._process): all that
+    """pip-attest ends without the interpreter's teardown (pip_attest.__main__): all that
     pip and pip-attest wrote must still be there, and the exit code be pip-attest's."""
     serve_real(index, real, WHEEL, SDIST)
     venv = make_venv()

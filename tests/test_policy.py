@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pip_attest import _config as cfg
+from pip_attest import _env
 from pip_attest._cli import main
 from pip_attest._errors import UsageError
 from pip_attest._identity import parse_identity
@@ -30,8 +31,8 @@ def write(path: Path, text: str) -> Path:
 
 
 def settings(tmp_path: Path, **env: str) -> cfg.Settings:
-    env.setdefault(cfg.POLICY, "none")
-    return cfg.Settings.from_env({**env, cfg.FIRST_SEEN_DIR: str(tmp_path / "store")})
+    env.setdefault(_env.POLICY, "none")
+    return cfg.Settings.from_env({**env, _env.FIRST_SEEN_DIR: str(tmp_path / "store")})
 
 
 def verified(result_identities: tuple[object, ...] = (A,)) -> Evidence:
@@ -71,7 +72,7 @@ def test_pyproject_without_table_is_no_policy(tmp_path: Path) -> None:
 
 def test_named_policy_file_may_use_top_level_keys(tmp_path: Path) -> None:
     policy = write(tmp_path / "policy.toml", 'publishers = { app = "gitlab:g/app/.ci.yml" }\n')
-    s = cfg.Settings.from_env({cfg.POLICY: str(policy)})
+    s = cfg.Settings.from_env({_env.POLICY: str(policy)})
     assert str(s.pins["app"][0]) == "gitlab:g/app/.ci.yml"
 
 
@@ -83,9 +84,9 @@ def test_flags_and_env_beat_the_file_per_project(tmp_path: Path) -> None:
         "other = 'github:example/other/release.yml'\n",
     )
     env = {
-        cfg.REQUIRE: "0",
-        cfg.ALLOW_UNATTESTED: "b",
-        cfg.PUBLISHER: "app=github:takeover/app/release.yml",
+        _env.REQUIRE: "0",
+        _env.ALLOW_UNATTESTED: "b",
+        _env.PUBLISHER: "app=github:takeover/app/release.yml",
     }
     s = cfg.Settings.from_env(env, cwd=tmp_path)
     assert s.require_attestations is False
@@ -120,10 +121,10 @@ def test_bad_policy_files_are_usage_errors(tmp_path: Path, text: str, message: s
 
 def test_named_policy_file_must_exist_and_hold_a_policy(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot read policy file"):
-        cfg.Settings.from_env({cfg.POLICY: str(tmp_path / "absent.toml")})
+        cfg.Settings.from_env({_env.POLICY: str(tmp_path / "absent.toml")})
     write(tmp_path / "pyproject.toml", "[project]\nname='x'\n")
     with pytest.raises(UsageError, match="has no \\[tool.pip-attest\\] table"):
-        cfg.Settings.from_env({cfg.POLICY: str(tmp_path / "pyproject.toml")})
+        cfg.Settings.from_env({_env.POLICY: str(tmp_path / "pyproject.toml")})
 
 
 def test_discovery_is_pinned_for_subprocesses(
@@ -131,12 +132,15 @@ def test_discovery_is_pinned_for_subprocesses(
 ) -> None:
     write(tmp_path / "pyproject.toml", "[tool.pip-attest]\nrequire-attestations = true\n")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(cfg.POLICY, raising=False)
-    cfg.Settings.from_env()
-    # A build-dependency pip, started next to an sdist's own pyproject.toml, reads ours.
+    monkeypatch.delenv(_env.POLICY, raising=False)
+    settings = cfg.Settings.from_env()
+    # Reading settings writes nothing; the run exports what its pip subprocesses need.
     import os
 
-    assert os.environ[cfg.POLICY] == str(tmp_path / "pyproject.toml")
+    assert _env.POLICY not in os.environ
+    assert settings.exports() == {_env.POLICY: str(tmp_path / "pyproject.toml")}
+    monkeypatch.setenv(_env.POLICY, settings.exports()[_env.POLICY])
+    # A build-dependency pip, started next to an sdist's own pyproject.toml, reads ours.
     elsewhere = tmp_path / "sdist"
     elsewhere.mkdir()
     write(elsewhere / "pyproject.toml", "[tool.pip-attest]\nrequire-attestations = false\n")
@@ -242,7 +246,7 @@ def test_first_use_then_unexpected_then_accepted(tmp_path: Path) -> None:
     assert verdict.blocking
     assert "pip-attest trust accept app github:takeover/app/release.yml" in verdict.hint
 
-    once = Policy(settings(tmp_path, **{cfg.ACCEPT_PUBLISHER: f"app={B}"}))
+    once = Policy(settings(tmp_path, **{_env.ACCEPT_PUBLISHER: f"app={B}"}))
     assert once.judge("app", verified((B,)), "2.0").status is Status.VERIFIED
     once.remember([_result("app", "2.0", B)])
     assert FirstSeenStore(tmp_path / "store").get("app").identities == (A,)  # type: ignore[union-attr]
@@ -274,20 +278,20 @@ def test_pin_beats_lock_beats_first_seen(tmp_path: Path) -> None:
     assert "app is locked in pylock.toml" in verdict.reason
     assert "'pip-attest lock' command for pylock.toml with --accept-publisher app=" in verdict.hint
 
-    pinned = Policy(settings(tmp_path, **{cfg.PUBLISHER: f"app={A}"}), locked=locked)
+    pinned = Policy(settings(tmp_path, **{_env.PUBLISHER: f"app={A}"}), locked=locked)
     assert pinned.judge("app", verified((A,))).status is Status.VERIFIED
     assert pinned.judge("app", Evidence(EvidenceKind.MISSING)).status is Status.DOWNGRADE
 
 
 def test_every_identity_must_be_expected(tmp_path: Path) -> None:
-    policy = Policy(settings(tmp_path, **{cfg.PUBLISHER: f"app={A}"}))
+    policy = Policy(settings(tmp_path, **{_env.PUBLISHER: f"app={A}"}))
     verdict = policy.judge("app", verified((A, B)))
     assert verdict.status is Status.UNEXPECTED_PUBLISHER
     assert str(B) in verdict.reason
 
 
 def test_required_attestations_and_allowed_exceptions(tmp_path: Path) -> None:
-    policy = Policy(settings(tmp_path, **{cfg.REQUIRE: "1", cfg.ALLOW_UNATTESTED: "Legacy_A"}))
+    policy = Policy(settings(tmp_path, **{_env.REQUIRE: "1", _env.ALLOW_UNATTESTED: "Legacy_A"}))
     assert not policy.judge("legacy-a", Evidence(EvidenceKind.MISSING)).blocking
     verdict = policy.judge("legacy-b", Evidence(EvidenceKind.MISSING))
     assert verdict.blocking
@@ -320,7 +324,7 @@ def _result(project: str, version: str, *identities: object) -> FileResult:
 def test_trust_and_policy_commands(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv(cfg.FIRST_SEEN_DIR, str(tmp_path / "store"))
+    monkeypatch.setenv(_env.FIRST_SEEN_DIR, str(tmp_path / "store"))
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "pyproject.toml", f"[tool.pip-attest.publishers]\nother = '{B}'\n")
 
@@ -353,12 +357,12 @@ def test_trust_and_policy_commands(
 def test_what_a_run_records_under_a_pin_or_a_lock(tmp_path: Path) -> None:
     store = FirstSeenStore(tmp_path / "store")
     # A pin speaks for itself: nothing is recorded, so a file pin cannot seed the store.
-    pinned = Policy(settings(tmp_path, **{cfg.PUBLISHER: f"app={A}"}), store=store)
+    pinned = Policy(settings(tmp_path, **{_env.PUBLISHER: f"app={A}"}), store=store)
     pinned.remember([_result("app", "1.0", A)])
     assert store.get("app") is None
     # Under a lock, an identity accepted for this run only is never recorded.
     locked = Policy(
-        settings(tmp_path, **{cfg.ACCEPT_PUBLISHER: f"app={B}"}),
+        settings(tmp_path, **{_env.ACCEPT_PUBLISHER: f"app={B}"}),
         store=store,
         locked={"app": (A,)},
     )
@@ -398,7 +402,7 @@ def test_unusable_store_and_report_paths_are_one_line_errors(
 ) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    monkeypatch.setenv(cfg.FIRST_SEEN_DIR, str(blocker / "store"))
+    monkeypatch.setenv(_env.FIRST_SEEN_DIR, str(blocker / "store"))
     assert main(["trust", "accept", "app", str(A)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("pip-attest: error: ") and "first-seen" in err and err.count("\n") == 1

@@ -1,4 +1,5 @@
-"""The ``pip-attest-lock`` pre-commit hook, run by real pre-commit in a real git repository.
+"""The ``pip-attest-lock`` and ``pip-attest-annotate`` pre-commit hooks, run by real
+pre-commit in a real git repository.
 
 pre-commit installs pip-attest from a git snapshot of this working tree into its own
 environment (offline, from the session wheelhouse plus the build backend), and the hook
@@ -56,19 +57,8 @@ def _hook_repo(tmp_path: Path, env: dict[str, str]) -> tuple[Path, str]:
     return repo, git(repo, env, "rev-parse", "HEAD").stdout.strip()
 
 
-def test_precommit_hook_writes_the_lock_then_passes(
-    index: IndexServer,
-    sigstore_instance: ThrowawaySigstore,
-    minted_root: Path,
-    wheelhouse: Path,
-    tmp_path: Path,
-) -> None:
-    wheel = make_wheel(tmp_path, "hookpkg", "1.0")
-    identity = github("example/hookpkg")
-    index.add_file(wheel, provenance=sigstore_instance.provenance(wheel, identity), metadata=True)
-    home = tmp_path / "home"
-    home.mkdir()
-    env = isolated_env(
+def _git_env(home: Path) -> dict[str, str]:
+    return isolated_env(
         home,
         {
             "HOME": str(home),
@@ -80,18 +70,23 @@ def test_precommit_hook_writes_the_lock_then_passes(
             "GIT_CONFIG_NOSYSTEM": "1",
         },
     )
+
+
+def _app_with_hook(
+    tmp_path: Path, env: dict[str, str], home: Path, wheelhouse: Path, hook: str, args: str
+) -> Path:
+    """A git repository whose pre-commit config runs ``hook`` from a snapshot of this
+    tree, with the hook's environment built offline."""
     hook_repo, rev = _hook_repo(tmp_path, env)
     app = tmp_path / "app"
     app.mkdir()
-    (app / "requirements.in").write_text("hookpkg\n")
     (app / ".pre-commit-config.yaml").write_text(
         "repos:\n"
         f"  - repo: {hook_repo}\n"
         f"    rev: {rev}\n"
         "    hooks:\n"
-        "      - id: pip-attest-lock\n"
-        f"        args: [-i, '{index.simple_url}', --trust-root, '{minted_root}',"
-        " -r, requirements.in]\n"
+        f"      - id: {hook}\n"
+        f"        args: [{args}]\n"
     )
     assert git(app, env, "init", "-q").returncode == 0
     pre_commit = [sys.executable, "-m", "pre_commit"]
@@ -106,6 +101,25 @@ def test_precommit_hook_writes_the_lock_then_passes(
         [*pre_commit, "install-hooks"], cwd=app, env=offline, capture_output=True, text=True
     )
     assert installed.returncode == 0, installed.stdout + installed.stderr
+    return app
+
+
+def test_precommit_hook_writes_the_lock_then_passes(
+    index: IndexServer,
+    sigstore_instance: ThrowawaySigstore,
+    minted_root: Path,
+    wheelhouse: Path,
+    tmp_path: Path,
+) -> None:
+    wheel = make_wheel(tmp_path, "hookpkg", "1.0")
+    identity = github("example/hookpkg")
+    index.add_file(wheel, provenance=sigstore_instance.provenance(wheel, identity), metadata=True)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = _git_env(home)
+    args = f"-i, '{index.simple_url}', --trust-root, '{minted_root}', -r, requirements.in"
+    app = _app_with_hook(tmp_path, env, home, wheelhouse, "pip-attest-lock", args)
+    (app / "requirements.in").write_text("hookpkg\n")
 
     assert git(app, env, "add", "requirements.in", ".pre-commit-config.yaml").returncode == 0
     first = git(app, env, "commit", "-m", "add hookpkg")
@@ -120,3 +134,45 @@ def test_precommit_hook_writes_the_lock_then_passes(
     assert second.returncode == 0, second.stdout + second.stderr
     assert "pip-attest lock" in second.stdout + second.stderr
     assert git(app, env, "show", "--name-only", "HEAD").stdout.count("pylock.toml") == 1
+
+
+def test_precommit_annotate_hook_adds_identities_to_a_uv_lock(
+    index: IndexServer,
+    sigstore_instance: ThrowawaySigstore,
+    minted_root: Path,
+    wheelhouse: Path,
+    tmp_path: Path,
+) -> None:
+    """The hook that follows uv's: uv wrote pylock.toml; the hook adds the identities, keeps
+    uv's bytes, and the commit goes through once the annotated lock is staged."""
+    wheel = make_wheel(tmp_path, "uvhookpkg", "1.0")
+    identity = github("example/uvhookpkg")
+    index.add_file(wheel, provenance=sigstore_instance.provenance(wheel, identity))
+    home = tmp_path / "home"
+    home.mkdir()
+    env = _git_env(home)
+    args = f"-i, '{index.simple_url}', --trust-root, '{minted_root}'"
+    app = _app_with_hook(tmp_path, env, home, wheelhouse, "pip-attest-annotate", args)
+    (app / "requirements.in").write_text("uvhookpkg\n")
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    assert uv is not None, "uv is a dev dependency"
+    command = [uv, "pip", "compile", "--format", "pylock.toml", "requirements.in", "-o"]
+    command += ["pylock.toml", "--index-url", index.simple_url, "--python", sys.executable]
+    uv_env = {**env, "UV_NO_CONFIG": "1", "UV_CACHE_DIR": str(home / "uv-cache")}
+    compiled = subprocess.run(command, cwd=app, env=uv_env, capture_output=True, text=True)
+    assert compiled.returncode == 0, compiled.stderr
+    by_uv = (app / "pylock.toml").read_text()
+
+    assert git(app, env, "add", "-A").returncode == 0
+    first = git(app, env, "commit", "-m", "lock with uv")
+    assert first.returncode != 0, first.stdout + first.stderr
+    assert "pylock.toml changed; review it and commit it" in first.stderr
+    annotated = (app / "pylock.toml").read_text()
+    assert 'repository = "example/uvhookpkg"' in annotated
+    assert annotated.startswith(by_uv.split("\n[[packages]]", 1)[0])  # uv's header, as it was
+
+    assert git(app, env, "add", "pylock.toml").returncode == 0
+    second = git(app, env, "commit", "-m", "lock with uv")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "pip-attest lock --from-lock" in second.stdout + second.stderr
+    assert (app / "pylock.toml").read_text() == annotated

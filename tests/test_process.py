@@ -1,5 +1,5 @@
-"""The pip-attest process before and after its work (pip_attest._process): which commands
-start the verification helper ahead of pip, which checker may take it, and the quick exit.
+"""The pip-attest process before and after its work (pip_attest._spawn, __main__): which
+commands start the verification helper ahead of pip, which checker may take it, and the quick exit.
 
 The helpers started here are real interpreters; the exits are real processes.
 """
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from pip_attest import _process
+from pip_attest import _spawn
+from pip_attest._helper import WorkerClient
 from pip_attest._trust import ensure_root
-from pip_attest._worker import WorkerClient
 
 
 @pytest.fixture(autouse=True)
@@ -25,11 +25,11 @@ def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     yield
-    _process.discard_early_helper()
+    _spawn.discard_early_helper()
 
 
 def _take(trust_root: Path | None) -> subprocess.Popen[bytes] | None:
-    started = _process.take_early_helper(trust_root)
+    started = _spawn.take_early_helper(trust_root)
     if started is None:
         return None
     proc, stderr = started
@@ -51,25 +51,25 @@ def test_the_helper_starts_ahead_only_for_commands_that_run_pip() -> None:
         ["lock", "-h"],
         ["--", "install"],
     ):
-        _process.start_early_helper(argv, {})
+        _spawn.start_early_helper(argv, {})
         assert _take(None) is None, argv
 
     for argv in (["install", "pkg"], ["-v", "install", "pkg"], ["lock", "-r", "reqs.in"]):
-        _process.start_early_helper(argv, {})
+        _spawn.start_early_helper(argv, {})
         assert _take(None) is not None, argv
 
 
 def test_only_a_checker_with_the_same_trust_root_takes_the_helper(tmp_path: Path) -> None:
     mine = tmp_path / "root.json"
-    _process.start_early_helper(["install", "--trust-root", str(mine), "pkg"], {})
+    _spawn.start_early_helper(["install", "--trust-root", str(mine), "pkg"], {})
     assert _take(None) is None
     assert _take(tmp_path / "other.json") is None
     assert _take(mine) is not None
 
-    _process.start_early_helper(["install", "pkg"], {"PIP_ATTEST_TRUST_ROOT": str(mine)})
-    early = _process._EARLY[0].proc
+    _spawn.start_early_helper(["install", "pkg"], {"PIP_ATTEST_TRUST_ROOT": str(mine)})
+    early = _spawn._EARLY[0].proc
     assert _take(None) is None
-    _process.discard_early_helper()  # what every run does when it ends
+    _spawn.discard_early_helper()  # what every run does when it ends
     assert early.poll() is not None
 
 
@@ -87,28 +87,28 @@ def test_only_a_checker_with_the_same_trust_root_takes_the_helper(tmp_path: Path
 def test_the_trust_root_is_read_as_the_options_are(
     argv: list[str], env: dict[str, str], expected: str | None
 ) -> None:
-    setting = _process.trust_root_setting(argv, env)
+    setting = _spawn.trust_root_setting(argv, env)
     assert setting == (Path(expected) if expected else None)
 
 
 def test_a_command_that_found_everything_cached_starts_no_helper_next_time() -> None:
     argv = ["install", "pkg"]
-    _process.start_early_helper(argv, {})
+    _spawn.start_early_helper(argv, {})
     assert _take(None) is not None
-    memo = _process.run_memo()
+    memo = _spawn.run_memo()
     assert memo is not None
     memo.record(True, time.time())
 
-    _process.start_early_helper(argv, {})
+    _spawn.start_early_helper(argv, {})
     assert _take(None) is None
-    assert _process.run_memo() is not None  # still there, for this run to update
+    assert _spawn.run_memo() is not None  # still there, for this run to update
 
-    _process.start_early_helper([*argv, "other"], {})  # another command line
+    _spawn.start_early_helper([*argv, "other"], {})  # another command line
     assert _take(None) is not None
 
     # Without a cache there is no memo: the helper always starts ahead.
-    _process.start_early_helper(argv, {"PIP_ATTEST_NO_CACHE": "1"})
-    assert _process.run_memo() is None
+    _spawn.start_early_helper(argv, {"PIP_ATTEST_NO_CACHE": "1"})
+    assert _spawn.run_memo() is None
     assert _take(None) is not None
 
 
@@ -138,7 +138,7 @@ def _processes_naming(text: str) -> list[str]:
             words = cmdline.read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if text in words and "pip_attest._worker" in words:
+        if text in words and "pip_attest._helper_main" in words:
             found.append(words)
     return found
 
@@ -162,7 +162,7 @@ def _sha256(path: Path) -> str:
 
 
 def _exit_with(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    script = f"import atexit, sys, threading, time\nfrom pip_attest._process import _leave\n{code}"
+    script = f"import atexit, sys, threading, time\nfrom pip_attest.__main__ import _leave\n{code}"
     full_env = {k: v for k, v in os.environ.items() if k != "PIP_ATTEST_FULL_EXIT"}
     return subprocess.run(
         [sys.executable, "-c", script],

@@ -247,7 +247,7 @@ def helpers_running(venv: Venv) -> list[str]:
         except OSError:
             continue
         text = b" ".join(argv).decode("utf-8", "replace")
-        if "pip_attest._worker" in text and str(venv.path) in text:
+        if "pip_attest._helper_main" in text and str(venv.path) in text:
             found.append(text)
     return found
 
@@ -303,7 +303,7 @@ _TWO_RUNS = """
 import json, os, sys
 from pathlib import Path
 from pip_attest._cli import main
-from pip_attest._process import start_early_helper
+from pip_attest._spawn import start_early_helper
 
 def helpers():
     count = 0
@@ -313,13 +313,13 @@ def helpers():
             command = (stat.parent / "cmdline").read_bytes()
         except (OSError, IndexError):
             continue
-        if parent == str(os.getpid()) and b"pip_attest._worker" in command:
+        if parent == str(os.getpid()) and b"pip_attest._helper_main" in command:
             count += 1
     return count
 
 seen = []
 for _ in range(2):
-    start_early_helper(sys.argv[1:])  # as pip_attest._process.run does
+    start_early_helper(sys.argv[1:])  # as pip_attest.__main__.run does
     seen += [main(sys.argv[1:]), helpers()]
 print(json.dumps(seen))
 """

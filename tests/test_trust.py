@@ -481,3 +481,16 @@ def test_sidecar_for_other_bytes_is_not_believed() -> None:
     assert info.age() is None
     assert not info.is_stale()
     assert info.source == f"file:{root} (changed since it came from sigstore-embedded)"
+
+
+def test_sigstore_is_a_version_the_shim_was_checked_against() -> None:
+    """pip_attest._sigstore uses two private names of sigstore-python; a sigstore release
+    they were not read against must be read before it is trusted (then add it to CHECKED)."""
+    from pip_attest import _sigstore
+
+    assert _sigstore.VERSION in _sigstore.CHECKED, (
+        f"sigstore {_sigstore.VERSION} is installed; pip_attest._sigstore was checked "
+        f"against {sorted(_sigstore.CHECKED)}"
+    )
+    root = _sigstore.parse_trusted_root(EMBEDDED_PRODUCTION)
+    assert len(root.get_fulcio_certs()) >= 2

@@ -1,17 +1,16 @@
 """The verification cache: what a file's attestations proved, so that it is proved once.
 
-Verifying one attestation costs about 1.5 ms of cryptography, and the first one of a run
-also costs importing sigstore and pypi-attestations (about 300 ms). A file installed again
+Verifying an attestation costs cryptography, and the first one of a run also costs
+importing sigstore and pypi-attestations (README, "Performance"). A file installed again
 (a new venv, CI, a rebuilt container) has the same bytes and the same provenance, and so
-the same answer. This cache keeps that answer in the platformdirs user cache
+the same answer. This cache keeps that answer in the user cache directory
 (``~/.cache/pip-attest/verified/`` on Linux).
 
 **What is cached is the evidence, not the verdict.** An entry says "these attestations,
 checked against this trust root, prove that these identities signed this file". The policy
 (pins, lock file, first-seen records, ``--require-attestations``) is judged afresh on every
-run, so an entry can never carry a decision from one policy into another: the issue asked
-for the policy in the key, and leaving the verdict out altogether is the stronger form of
-that rule.
+run, so an entry can never carry a decision from one policy into another (leaving the
+verdict out is stronger than putting the policy in the key).
 
 **The key** is everything the evidence depends on:
 
@@ -31,8 +30,7 @@ always the current one and a fixed index is picked up at once.
 **One entry per file.** The entry for a file (its name and sha256, under one trust root and
 verifier) holds the provenance sha256 it proved, the identities, and, when the index allowed
 it, the freshness below: one file to create per file verified, since creating a file is
-the costly part of a write (0.4 ms on the benchmark machine). A file whose provenance
-changes gets its entry replaced.
+the costly part of a write. A file whose provenance changes gets its entry replaced.
 
 **Who writes.** The verification helper writes the entry of each file it proves, right after
 answering, on a thread of its own (:class:`EntryOrder` says where, under which key and with
@@ -61,7 +59,7 @@ Other bytes at the same URL are another file's entry: a miss, fetched and verifi
 usual.
 
 **Run records** (``verified/runs/``). Whether the last run of the same command found every
-file already verified (``pip_attest._process.RunMemo``): only a guess about whether to start
+file already verified (``pip_attest._memo.RunMemo``): only a guess about whether to start
 the verification helper before pip resolves, never an answer about a file.
 
 ``PIP_ATTEST_NO_CACHE=1`` turns all of this off (no reads, no writes). Delete the
@@ -73,7 +71,6 @@ Importing this module imports no cryptography.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import hmac
 import json
@@ -84,15 +81,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pip_attest._fileio import atomic_write, read_regular
+from pip_attest import __version__, _dirs, _env
+from pip_attest._fileio import atomic_write, key_digest, read_regular
 from pip_attest._identity import Identity, identity_from_publisher
 from pip_attest._model import Artifact
-from pip_attest._process import cache_dir, cache_enabled
-from pip_attest._process import digest_fields as _digest
-from pip_attest._process import read_entry as _read_entry
 from pip_attest._provenance import MAX_FRESH_SECONDS
 
-NO_CACHE = "PIP_ATTEST_NO_CACHE"
+MAX_ENTRY_BYTES = 64 * 1024  # a real entry is a few hundred bytes
 # 2: one entry per file (1 had separate entries for evidence and for freshness).
 # 3: the key names the project and version pip installs the file as.
 FORMAT_VERSION = 3
@@ -234,11 +229,11 @@ def enabled(env: Mapping[str, str] | None = None) -> bool:
 
     A value we cannot read also turns the cache off: verifying is always the safe reading.
     """
-    return cache_enabled(os.environ if env is None else env)
+    return _env.cache_enabled(os.environ if env is None else env)
 
 
 def default_dir() -> Path:
-    return cache_dir()
+    return _dirs.verified_dir()
 
 
 MAC_KEY_NAME = "cache-key"
@@ -247,11 +242,7 @@ MAC_KEY_NAME = "cache-key"
 def mac_key(folder: Path | None = None) -> bytes | None:
     """The key entries are authenticated with, made on first use; None when it can be
     neither read nor made (then nothing is cached: only speed is lost)."""
-    if folder is None:
-        import platformdirs
-
-        folder = platformdirs.user_data_path("pip-attest")
-    path = folder / MAC_KEY_NAME
+    path = (folder or _dirs.data_dir()) / MAC_KEY_NAME
     for _ in range(2):
         data = read_regular(path, 64)
         if data is not None:
@@ -265,21 +256,34 @@ def mac_key(folder: Path | None = None) -> bytes | None:
 
 def _create_key(path: Path) -> None:
     """Write a new key where none is, atomically: a temporary file linked into place, so a
-    concurrent run reads either no key or a whole one, and the first to link wins."""
+    concurrent run reads either no key or a whole one, and the first to link wins. Where
+    the file system has no hard links, the key is created in place, exclusively; a run that
+    reads it half-written sees no key, and only caches nothing that time."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    key = secrets.token_bytes(32)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(32))
+            f.write(key)
         try:
             os.link(tmp, path)
-        except OSError as err:
-            if err.errno != errno.EEXIST:
-                raise
+        except FileExistsError:
+            pass  # another run made one first: theirs it is
+        except (OSError, NotImplementedError):
+            _create_in_place(path, key)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def _create_in_place(path: Path, key: bytes) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
 
 
 def _mac(key: bytes, doc: Mapping[str, Any]) -> str:
@@ -294,8 +298,6 @@ def sha256_bytes(data: bytes) -> str:
 def verifier_version() -> str:
     """The versions of everything that decides whether an attestation verifies, read from
     the installed distributions' metadata so that sigstore itself is not imported."""
-    from pip_attest import __version__
-
     return "; ".join(
         [
             f"pip-attest {__version__}",
@@ -307,8 +309,9 @@ def verifier_version() -> str:
 def _installed_version(name: str) -> str:
     """The version of the distribution whose package Python would import, from its
     ``.dist-info`` directory's name beside the package: one directory listing, where
-    ``importlib.metadata`` parses every distribution's metadata on the path (a few ms per
-    run). Anything unusual (no such folder, two of them, an egg) asks importlib.metadata."""
+    ``importlib.metadata`` parses every distribution's metadata on the path (a cost paid
+    on every run). Anything unusual (no such folder, two of them, an egg) asks
+    importlib.metadata."""
     import importlib.util
     from importlib import metadata
 
@@ -346,7 +349,7 @@ class VerificationCache:
         return Path(self._path(key))
 
     def _path(self, key: CacheKey | FreshKey) -> str:
-        digest = _digest(
+        digest = key_digest(
             key.filename,
             key.project,
             key.version,
@@ -420,7 +423,7 @@ class VerificationCache:
 
     def _load(self, key: CacheKey | FreshKey) -> dict[str, Any] | None:
         """The entry filed for this file, if it is one of ours and repeats the file's key."""
-        data = _read_entry(self._path(key))
+        data = read_regular(self._path(key), MAX_ENTRY_BYTES)
         if data is None:
             return None
         try:

@@ -1,14 +1,13 @@
-"""Settings, read from ``PIP_ATTEST_*`` environment variables.
+"""Settings for a run, read from the ``PIP_ATTEST_*`` variables and the policy file.
 
-The CLI turns its flags into these variables before it runs pip, so the in-process pip, the
-``PIP_ATTEST_ENFORCE=1`` hook and the subprocess pips that install build dependencies all
-read one source and agree. The README's environment table lists every variable.
+Reading only: nothing here prints or writes the environment. :meth:`Settings.exports`
+says what a run must put in its environment so that the pip subprocesses it starts (build
+dependencies) read the same policy.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -16,49 +15,20 @@ from typing import Any, NamedTuple
 
 from packaging.utils import canonicalize_name
 
+from pip_attest import _env
 from pip_attest._errors import UsageError
 from pip_attest._identity import Identity, parse_identity
-from pip_attest._process import trust_root_from_env
-
-ENFORCE = "PIP_ATTEST_ENFORCE"
-REQUIRE = "PIP_ATTEST_REQUIRE"
-ALLOW_UNATTESTED = "PIP_ATTEST_ALLOW_UNATTESTED"
-PUBLISHER = "PIP_ATTEST_PUBLISHER"
-TRUST_ROOT = "PIP_ATTEST_TRUST_ROOT"
-INTEGRITY_API = "PIP_ATTEST_INTEGRITY_API"
-TIMEOUT = "PIP_ATTEST_TIMEOUT"
-FORMAT = "PIP_ATTEST_FORMAT"
-OUTPUT = "PIP_ATTEST_OUTPUT"
-ALLOW_UNTESTED_PIP = "PIP_ATTEST_ALLOW_UNTESTED_PIP"
-POLICY = "PIP_ATTEST_POLICY"
-ACCEPT_PUBLISHER = "PIP_ATTEST_ACCEPT_PUBLISHER"
-FIRST_SEEN_DIR = "PIP_ATTEST_FIRST_SEEN_DIR"
-# The pylock.toml whose attestation-identities are the expected publishers (set by
-# 'pip-attest install -r pylock.toml' and 'pip-attest lock').
-LOCK = "PIP_ATTEST_LOCK"
-NO_CACHE = "PIP_ATTEST_NO_CACHE"
-# Internal: where every pip process of one run (the top one and the build-dependency
-# subprocesses) appends its results, so that the top process can report them all.
-RESULTS_FILE = "PIP_ATTEST_RESULTS_FILE"
-# Internal: the pid of that top process; any other pid reporting there is a subprocess pip
-# that installs build dependencies.
-PARENT_PID = "PIP_ATTEST_PARENT_PID"
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
+from pip_attest._notify import warn
+from pip_attest._toml import read_toml
 
 
 def env_flag(name: str, env: Mapping[str, str] | None = None) -> bool:
-    value = (os.environ if env is None else env).get(name, "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise UsageError(f"{name}={value!r}: expected 1/0, true/false, yes/no or on/off")
-
-
-def _words(value: str) -> list[str]:
-    return value.replace(",", " ").split()
+    """A boolean variable, strictly: a value that is not one is a usage error."""
+    value = _env.flag(os.environ if env is None else env, name)
+    if value is None:
+        shown = (os.environ if env is None else env).get(name, "")
+        raise UsageError(f"{name}={shown!r}: expected 1/0, true/false, yes/no or on/off")
+    return value
 
 
 def parse_pins(values: list[str]) -> dict[str, tuple[Identity, ...]]:
@@ -105,34 +75,11 @@ def find_policy_file(start: Path) -> Path | None:
         except OSError:
             continue
         if uid is not None and info.st_uid not in (uid, 0):
-            print(
-                f"pip-attest: warning: ignoring {candidate}: it belongs to another user",
-                file=sys.stderr,
-            )
+            warn(f"ignoring {candidate}: it belongs to another user")
             continue
         if candidate.is_file():
             return candidate
     return None
-
-
-def parse_toml(text: str) -> dict[str, Any]:
-    """TOML text as a dict. Raises ValueError (bad TOML) or RecursionError (deep nesting)."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
-    doc: dict[str, Any] = tomllib.loads(text)
-    return doc
-
-
-def read_toml(path: Path, what: str) -> dict[str, Any]:
-    """A TOML file (a policy, a lock), or a one-line :class:`UsageError` saying why not."""
-    try:
-        return parse_toml(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise UsageError(f"cannot read {what} {path}: {err.strerror}") from None
-    except (ValueError, RecursionError) as err:  # TOMLDecodeError, UnicodeDecodeError
-        raise UsageError(f"{path}: not valid TOML ({err})") from None
 
 
 def load_policy_file(path: Path) -> FilePolicy | None:
@@ -163,7 +110,15 @@ def load_policy_file(path: Path) -> FilePolicy | None:
     if not isinstance(publishers, dict):
         raise UsageError(f"{where}: publishers must be a table of PROJECT = IDENTITY")
     pins: dict[str, tuple[Identity, ...]] = {}
+    spelled: dict[str, str] = {}
     for project, value in publishers.items():
+        name = canonicalize_name(project)
+        if name in spelled:
+            raise UsageError(
+                f"{where}: publishers names {name} twice ({spelled[name]!r} and {project!r}); "
+                "list every identity for it under one key"
+            )
+        spelled[name] = project
         values = [value] if isinstance(value, str) else value
         if (
             not isinstance(values, list)
@@ -174,7 +129,7 @@ def load_policy_file(path: Path) -> FilePolicy | None:
                 f"{where}: publishers.{project} must be an identity or a list of identities"
             )
         try:
-            pins[canonicalize_name(project)] = tuple(parse_identity(v) for v in values)
+            pins[name] = tuple(parse_identity(v) for v in values)
         except UsageError as err:
             raise UsageError(f"{where}: publishers.{project}: {err}") from None
     return FilePolicy(
@@ -187,13 +142,8 @@ def load_policy_file(path: Path) -> FilePolicy | None:
 
 def _policy_from(env: Mapping[str, str], cwd: Path | None) -> FilePolicy | None:
     """The policy file in force: named by PIP_ATTEST_POLICY ("none" for no file), else
-    discovered from the working directory.
-
-    When reading the process's own environment, the discovery is written back into it, so
-    every pip subprocess of the run (build-dependency installs, which may run elsewhere,
-    or next to an sdist's own pyproject.toml) reads the same policy, never one of its own.
-    """
-    named = env.get(POLICY, "").strip()
+    discovered from the working directory."""
+    named = env.get(_env.POLICY, "").strip()
     if named.lower() == "none":
         return None
     if named:
@@ -203,10 +153,7 @@ def _policy_from(env: Mapping[str, str], cwd: Path | None) -> FilePolicy | None:
             raise UsageError(f"{path}: has no [tool.pip-attest] table")
         return file
     found = find_policy_file(cwd or Path.cwd())
-    file = load_policy_file(found.resolve()) if found else None
-    if env is os.environ:
-        os.environ[POLICY] = str(file.path) if file else "none"
-    return file
+    return load_policy_file(found.resolve()) if found else None
 
 
 class Settings(NamedTuple):
@@ -227,73 +174,87 @@ class Settings(NamedTuple):
     policy_file: Path | None = None
     first_seen_dir: Path | None = None
     lock_file: Path | None = None
-    locked: Mapping[str, tuple[Identity, ...]] = _NO_ENTRIES
     sources: Mapping[str, str] = _NO_ENTRIES
     trust_root: Path | None = None
     integrity_apis: tuple[str, ...] = ()
     timeout: float = 60.0
     results_file: Path | None = None
 
+    def exports(self) -> dict[str, str]:
+        """What the run's environment must say for its pip subprocesses (which may run
+        elsewhere, or next to an sdist's own pyproject.toml) to read this same policy."""
+        return {_env.POLICY: str(self.policy_file) if self.policy_file else "none"}
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
         env = os.environ if env is None else env
         file = _policy_from(env, cwd)
-        file_label = f"file {file.path}" if file else ""
         sources: dict[str, str] = {}
-        timeout_text = env.get(TIMEOUT, "").strip()
-        try:
-            timeout = float(timeout_text) if timeout_text else 60.0
-        except ValueError:
-            raise UsageError(f"{TIMEOUT}={timeout_text!r}: expected a number of seconds") from None
-        if not 0 < timeout <= 3600:
-            raise UsageError(f"{TIMEOUT}={timeout_text!r}: expected 0 < seconds <= 3600")
-        trust_root = trust_root_from_env(env)
-        results = env.get(RESULTS_FILE, "").strip()
-
-        if env.get(REQUIRE, "").strip():
-            require = env_flag(REQUIRE, env)
-            sources["require-attestations"] = f"--require-attestations / {REQUIRE}"
-        elif file and file.require_attestations is not None:
-            require = file.require_attestations
-            sources["require-attestations"] = file_label
-        else:
-            require = False
-            sources["require-attestations"] = "default"
-
-        allow_env = {canonicalize_name(n) for n in _words(env.get(ALLOW_UNATTESTED, ""))}
-        allow_file = set(file.allow_unattested) if file else set()
-        for name in allow_file:
-            sources[f"allow-unattested:{name}"] = file_label
-        for name in allow_env:
-            sources[f"allow-unattested:{name}"] = f"--allow-unattested / {ALLOW_UNATTESTED}"
-
-        pins = dict(file.pins) if file else {}
-        for name in pins:
-            sources[f"publisher:{name}"] = file_label
-        for name, identities in parse_pins(env.get(PUBLISHER, "").split()).items():
-            pins[name] = identities
-            sources[f"publisher:{name}"] = f"--publisher / {PUBLISHER}"
-        env_flag(NO_CACHE, env)  # a value we cannot read is a usage error here, as for all
-        first_seen = env.get(FIRST_SEEN_DIR, "").strip()
-        lock_name = env.get(LOCK, "").strip()
-        lock_file = Path(lock_name).expanduser() if lock_name else None
-        locked: dict[str, tuple[Identity, ...]] = {}
-        if lock_file is not None:
-            from pip_attest._lock import locked_identities, read_lock
-
-            locked = locked_identities(read_lock(lock_file))
+        require = _require(env, file, sources)
+        allow = _allowed(env, file, sources)
+        pins = _pins(env, file, sources)
+        env_flag(_env.NO_CACHE, env)  # a value we cannot read is a usage error, as for all
         return cls(
             require_attestations=require,
-            allow_unattested=frozenset(allow_env | allow_file),
+            allow_unattested=allow,
             pins=pins,
-            accepted=parse_pins(env.get(ACCEPT_PUBLISHER, "").split()),
+            accepted=parse_pins(env.get(_env.ACCEPT_PUBLISHER, "").split()),
             policy_file=file.path if file else None,
-            first_seen_dir=Path(first_seen).expanduser() if first_seen else None,
-            lock_file=lock_file,
-            locked=locked,
+            first_seen_dir=_env.path(env, _env.FIRST_SEEN_DIR),
+            lock_file=_env.path(env, _env.LOCK),
             sources=sources,
-            trust_root=trust_root,
-            integrity_apis=tuple(_words(env.get(INTEGRITY_API, ""))),
-            timeout=timeout,
-            results_file=Path(results) if results else None,
+            trust_root=_env.path(env, _env.TRUST_ROOT),
+            integrity_apis=tuple(_env.words(env.get(_env.INTEGRITY_API, ""))),
+            timeout=_timeout(env),
+            results_file=_env.path(env, _env.RESULTS_FILE),
         )
+
+
+def _timeout(env: Mapping[str, str]) -> float:
+    text = env.get(_env.TIMEOUT, "").strip()
+    try:
+        timeout = float(text) if text else 60.0
+    except ValueError:
+        raise UsageError(f"{_env.TIMEOUT}={text!r}: expected a number of seconds") from None
+    if not 0 < timeout <= 3600:
+        raise UsageError(f"{_env.TIMEOUT}={text!r}: expected 0 < seconds <= 3600")
+    return timeout
+
+
+def _label(file: FilePolicy | None) -> str:
+    return f"file {file.path}" if file else ""
+
+
+def _require(env: Mapping[str, str], file: FilePolicy | None, sources: dict[str, str]) -> bool:
+    if env.get(_env.REQUIRE, "").strip():
+        sources["require-attestations"] = f"--require-attestations / {_env.REQUIRE}"
+        return env_flag(_env.REQUIRE, env)
+    if file and file.require_attestations is not None:
+        sources["require-attestations"] = _label(file)
+        return file.require_attestations
+    sources["require-attestations"] = "default"
+    return False
+
+
+def _allowed(
+    env: Mapping[str, str], file: FilePolicy | None, sources: dict[str, str]
+) -> frozenset[str]:
+    from_env = {canonicalize_name(n) for n in _env.words(env.get(_env.ALLOW_UNATTESTED, ""))}
+    from_file = set(file.allow_unattested) if file else set()
+    for name in from_file:
+        sources[f"allow-unattested:{name}"] = _label(file)
+    for name in from_env:
+        sources[f"allow-unattested:{name}"] = f"--allow-unattested / {_env.ALLOW_UNATTESTED}"
+    return frozenset(from_env | from_file)
+
+
+def _pins(
+    env: Mapping[str, str], file: FilePolicy | None, sources: dict[str, str]
+) -> dict[str, tuple[Identity, ...]]:
+    pins = dict(file.pins) if file else {}
+    for name in pins:
+        sources[f"publisher:{name}"] = _label(file)
+    for name, identities in parse_pins(env.get(_env.PUBLISHER, "").split()).items():
+        pins[name] = identities
+        sources[f"publisher:{name}"] = f"--publisher / {_env.PUBLISHER}"
+    return pins

@@ -1,7 +1,7 @@
 """The error hierarchy: one root, one subclass per pipeline stage.
 
 Every error carries a one-line, user-facing message. Third-party errors are wrapped at the
-boundary (``raise ProvenanceError(...) from err``) so the CLI never shows a traceback unless
+boundary (``raise VerificationError(...) from err``) so the CLI never shows a traceback unless
 asked to with ``-v``.
 """
 
@@ -20,16 +20,8 @@ class PipSeamError(Error):
     """pip's internals are not the shape pip-attest knows how to guard (exit code 2)."""
 
 
-class ProvenanceError(Error):
-    """Provenance could not be fetched or parsed."""
-
-
 class VerificationError(Error):
     """An attestation did not verify."""
-
-
-class PolicyError(Error):
-    """A policy source (pins, lock, first-seen record) is malformed."""
 
 
 class TrustError(Error):

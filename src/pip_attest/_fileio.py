@@ -1,8 +1,9 @@
 """Crash-safe files shared by concurrent runs: atomic replacement and advisory locks.
 
 Every store pip-attest keeps (the trust root, the verification cache, the first-seen
-records) is written through :func:`atomic_write`, so a reader sees the old bytes or the new
-bytes, never a mix, even when the writer is killed half-way. Read-modify-write sequences
+records, the built-wheel records) is written through :func:`atomic_write`, so a reader
+sees the old bytes or the new bytes, never a mix, even when the writer is killed
+half-way. Read-modify-write sequences
 hold :func:`locked` so that two runs cannot lose each other's update.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import itertools
 import os
 import stat
@@ -17,11 +19,6 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = True) -> None:
@@ -82,6 +79,14 @@ def read_regular_file(path: str | Path, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def key_digest(*fields: str) -> str:
+    """The sha256 of some text fields, to name a file after them. Two keys that share a
+    digest (they cannot, short of a sha256 collision or a NUL inside a field) only share a
+    file: readers of such files compare the whole key stored inside."""
+    text = "\0".join(fields)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def read_regular(path: str | Path, limit: int) -> bytes | None:
     """:func:`read_regular_file`, or None for any reason it cannot be read."""
     try:
@@ -112,16 +117,14 @@ def _create_beside(path: Path) -> tuple[int, str]:
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``path`` (a separate ``.lock`` file).
+    """Hold an exclusive lock on ``path`` (a separate ``.lock`` file), on every OS.
 
     The lock dies with its process, so a run killed while holding it cannot wedge the
-    others. Without ``fcntl`` (Windows) this only serialises nothing; writes stay atomic.
+    others.
     """
+    # filelock costs tens of milliseconds to import: only a run that writes a store pays.
+    from filelock import FileLock
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+    with FileLock(str(path)):
         yield
-    finally:
-        os.close(fd)  # closing releases the lock

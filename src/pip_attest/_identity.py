@@ -8,6 +8,7 @@ and see in messages.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -121,7 +122,7 @@ def parse_identity(text: str) -> Identity:
     """Parse the documented text form. Raises :class:`UsageError` with the accepted forms."""
     kind, sep, rest = text.strip().partition(":")
     kind = kind.lower()
-    if not sep or kind not in KINDS or not rest:
+    if _CONTROL.search(rest) or not sep or kind not in KINDS or not rest:
         raise _bad(text)
     if kind in ("github", "gitlab"):
         rest, at, environment = rest.rpartition("@") if "@" in rest else (rest, "", "")
@@ -164,6 +165,8 @@ def identity_from_publisher(publisher: Mapping[str, Any]) -> Identity:
             raise ValueError(f"{kind} publisher has no {name!r}")
         if not isinstance(value, str):
             raise ValueError(f"{kind} publisher field {name!r} is not a string")
+        if _CONTROL.search(value):
+            raise ValueError(f"{kind} publisher field {name!r} holds control characters")
         return value
 
     if kind == "GitHub":
@@ -192,4 +195,11 @@ def identity_from_publisher(publisher: Mapping[str, Any]) -> Identity:
 
 
 def _bad(text: str) -> UsageError:
-    return UsageError(f"invalid publisher identity {text!r}; expected one of: {', '.join(FORMS)}")
+    return UsageError(
+        f"invalid publisher identity {text[:200]!r}; expected one of: {', '.join(FORMS)}"
+    )
+
+
+# No identity holds a line break or another control character; one would forge lines in
+# every message that names it.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")

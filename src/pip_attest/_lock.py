@@ -15,7 +15,6 @@ pip), and its identities become the expected publishers (``PIP_ATTEST_LOCK``).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,8 @@ from packaging.utils import canonicalize_name
 
 from pip_attest._errors import Error, UsageError
 from pip_attest._identity import Identity, identity_from_publisher
-from pip_attest._model import FileResult, Status
+from pip_attest._provenance import PYPI_FILE_HOSTS
+from pip_attest._toml import parse_toml, read_toml
 
 LOCK_NAME = re.compile(r"^pylock\.([^.]+\.)?toml$")
 PIP_LOCK_SINCE = (25, 1)
@@ -64,53 +64,127 @@ def is_lock_path(path: str) -> bool:
 
 def read_lock(path: Path) -> list[LockedPackage]:
     """Parse and validate a pylock.toml. Raises a :class:`UsageError` with one line."""
+    return parse_lock(read_toml(path, "lock file"), str(path))
+
+
+def parse_lock(doc: Mapping[str, Any], where: str) -> list[LockedPackage]:
+    """A lock document's packages, validated: by packaging.pylock, then by what pip-attest
+    needs to trust a lock written by any tool (plain URLs, sha256 hashes, files on their
+    index's host, no package twice, identities with known keys only)."""
+    # packaging.pylock costs tens of milliseconds to import: only when a lock is read.
     from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
 
-    from pip_attest._config import read_toml
-
-    doc = read_toml(path, "lock file")
     try:
-        lock = Pylock.from_dict(doc)
+        lock = Pylock.from_dict(dict(doc))
     except (PylockValidationError, PylockUnsupportedVersionError) as err:
-        raise LockError(f"{path}: not a valid PEP 751 lock file ({err})") from None
-    packages = []
+        reason = " ".join(str(err).split())[:300]
+        raise LockError(f"{where}: not a valid PEP 751 lock file ({reason})") from None
+    packages: list[LockedPackage] = []
+    seen: set[tuple[str, str]] = set()
     for pkg in lock.packages:
-        name = canonicalize_name(pkg.name)
-        files = [
-            LockedFile(
-                w.name or _url_name(w.url), w.url or "", _sha256(path, name, w.hashes), "wheel"
+        package = _package(pkg, where)
+        key = (package.name, package.version)
+        if key in seen:
+            raise LockError(f"{where}: {package.name} {package.version} is listed twice")
+        seen.add(key)
+        packages.append(package)
+    return packages
+
+
+def _package(pkg: Any, where: str) -> LockedPackage:
+    name = canonicalize_name(pkg.name)
+    index = pkg.index
+    if index is not None:
+        index = _checked(where, name, "index", index, ("http", "https", "file"))
+    archives: list[tuple[Any, str]] = [(w, "wheel") for w in pkg.wheels or ()]
+    archives += [(pkg.sdist, "sdist")] if pkg.sdist is not None else []
+    files = []
+    for archive, kind in archives:
+        url = _checked(where, name, "url", archive.url or "", _FILE_SCHEMES)
+        if index and url and not _same_host(index, url):
+            raise LockError(
+                f"{where}: {name}: file URL {url[:80]!r} is not on the host of its index "
+                f"{index[:80]!r}"
             )
-            for w in pkg.wheels or ()
-        ]
-        if pkg.sdist is not None:
-            s = pkg.sdist
-            files.append(
-                LockedFile(
-                    s.name or _url_name(s.url), s.url or "", _sha256(path, name, s.hashes), "sdist"
-                )
+        filename = archive.name or _url_name(url)
+        if not filename or _UNSAFE.search(filename) or "/" in filename:
+            raise LockError(f"{where}: {name}: file name {filename[:80]!r} is not a file name")
+        files.append(LockedFile(filename, url, _sha256(where, name, archive.hashes), kind))
+    return LockedPackage(
+        name=name,
+        version=str(pkg.version) if pkg.version is not None else "",
+        files=files,
+        index=index,
+        marker=str(pkg.marker) if pkg.marker is not None else None,
+        identities=_identities(where, name, pkg.attestation_identities or ()),
+    )
+
+
+# The keys a publisher object may have, by kind (PEP 740; PyPI adds "claims").
+_PUBLISHER_KEYS = {
+    "GitHub": {"kind", "repository", "workflow", "environment", "claims"},
+    "GitLab": {"kind", "repository", "workflow_filepath", "environment", "claims"},
+    "Google": {"kind", "email", "claims"},
+    "CircleCI": {"kind", "project_id", "pipeline_definition_id", "vcs_origin", "vcs_ref", "claims"},
+}
+
+
+def _identities(where: str, name: str, raw: Iterable[Any]) -> tuple[Identity, ...]:
+    """A lock's identities, strictly: a key pip-attest does not know (a misspelt
+    "environment", say) would make the expectation weaker than its author meant."""
+    out = []
+    for item in raw:
+        if not isinstance(item, Mapping):
+            raise LockError(f"{where}: {name}: attestation-identities holds a non-table")
+        unknown = sorted(set(item) - _PUBLISHER_KEYS.get(str(item.get("kind")), {"kind"}))
+        if unknown:
+            raise LockError(
+                f"{where}: {name}: attestation-identities: unknown key {unknown[0][:40]!r} "
+                f"for kind {str(item.get('kind'))[:40]!r}"
             )
         try:
-            identities = [identity_from_publisher(raw) for raw in pkg.attestation_identities or ()]
+            out.append(identity_from_publisher(item))
         except ValueError as err:
-            raise LockError(f"{path}: {name}: attestation-identities: {err}") from None
-        packages.append(
-            LockedPackage(
-                name=name,
-                version=str(pkg.version) if pkg.version is not None else "",
-                files=files,
-                index=pkg.index,
-                marker=str(pkg.marker) if pkg.marker is not None else None,
-                identities=tuple(identities),
-            )
+            raise LockError(f"{where}: {name}: attestation-identities: {err}") from None
+    return tuple(out)
+
+
+def _same_host(index: str, url: str) -> bool:
+    """Whether a file URL is on its index's host (PyPI's and TestPyPI's files are on their
+    file hosts). A local index (file:) may name files anywhere on the machine."""
+    index_parts, url_parts = urlsplit(index), urlsplit(url)
+    if index_parts.scheme == "file":
+        return url_parts.scheme == "file"
+    file_host = (url_parts.hostname or "").lower()
+    index_host = (index_parts.hostname or "").lower()
+    home = PYPI_FILE_HOSTS.get(file_host)
+    return file_host == index_host or (home is not None and urlsplit(home).hostname == index_host)
+
+
+# What may reach pip from a lock: pip-attest turns locks into requirement lines, so a
+# newline (or any whitespace) in a value would add lines, options among them.
+_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
+_FILE_SCHEMES = ("http", "https", "file")
+
+
+def _checked(path: str, name: str, what: str, value: str, schemes: Sequence[str]) -> str:
+    """A URL from a lock, refused unless it is one plain URL of an expected scheme."""
+    if not value:
+        return value
+    if _UNSAFE.search(value):
+        raise LockError(
+            f"{path}: {name}: {what} {value[:80]!r} holds whitespace or control characters"
         )
-    return packages
+    if urlsplit(value).scheme.lower() not in schemes:
+        raise LockError(f"{path}: {name}: {what} {value[:80]!r} is not an {'/'.join(schemes)} URL")
+    return value
 
 
 def locked_identities(packages: Iterable[LockedPackage]) -> dict[str, tuple[Identity, ...]]:
     return {p.name: p.identities for p in packages if p.identities}
 
 
-def _sha256(path: Path, name: str, hashes: Mapping[str, str]) -> str:
+def _sha256(path: str, name: str, hashes: Mapping[str, str]) -> str:
     digest = hashes.get("sha256", "")
     if not re.fullmatch(r"[0-9a-f]{64}", digest):
         raise LockError(f"{path}: {name}: every file needs a sha256 hash")
@@ -207,56 +281,57 @@ def parse_pip_lock(doc: Mapping[str, Any]) -> list[Resolved]:
 # -- writing --
 
 
-def _toml_str(value: str) -> str:
-    # JSON string escapes are TOML basic-string escapes, except DEL, which TOML wants escaped.
-    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _inline(table: Mapping[str, str]) -> str:
-    return "{ " + ", ".join(f"{k} = {_toml_str(v)}" for k, v in sorted(table.items())) + " }"
-
-
 def render_lock(packages: Sequence[LockedPackage]) -> str:
-    """Deterministic PEP 751 text: sorted packages, sorted files, no timestamps."""
-    lines = ['lock-version = "1.0"', 'created-by = "pip-attest"', ""]
+    """Deterministic PEP 751 text: sorted packages, sorted files, no timestamps. Written
+    with tomlkit, which escapes every value as TOML requires."""
+    import tomlkit  # tens of milliseconds to import: only a run that writes a lock pays
+
+    doc = tomlkit.document()
+    doc["lock-version"] = "1.0"
+    doc["created-by"] = "pip-attest"
+    tables = tomlkit.aot()
     for pkg in sorted(packages, key=lambda p: p.name):
-        lines += [
-            "[[packages]]",
-            f"name = {_toml_str(pkg.name)}",
-            f"version = {_toml_str(pkg.version)}",
-        ]
+        table = tomlkit.table()
+        table["name"] = pkg.name
+        table["version"] = pkg.version
         if pkg.marker:
-            lines.append(f"marker = {_toml_str(pkg.marker)}")
+            table["marker"] = pkg.marker
         if pkg.index:
-            lines.append(f"index = {_toml_str(pkg.index)}")
-        sdists = [f for f in pkg.files if f.kind == "sdist"]
+            table["index"] = pkg.index
         wheels = sorted((f for f in pkg.files if f.kind == "wheel"), key=lambda f: f.filename)
         if wheels:
-            lines.append("wheels = [")
-            lines += [
-                f"  {{ name = {_toml_str(w.filename)}, url = {_toml_str(w.url)}, "
-                f"hashes = {{ sha256 = {_toml_str(w.sha256)} }} }},"
-                for w in wheels
-            ]
-            lines.append("]")
+            array = tomlkit.array()
+            array.extend(_file_table(w) for w in wheels)
+            table["wheels"] = array.multiline(True)
+        sdists = [f for f in pkg.files if f.kind == "sdist"]
         if sdists:
-            s = sdists[0]
-            lines.append(
-                f"sdist = {{ name = {_toml_str(s.filename)}, url = {_toml_str(s.url)}, "
-                f"hashes = {{ sha256 = {_toml_str(s.sha256)} }} }}"
-            )
-        for identity in sorted(pkg.identities, key=str):
-            lines += ["", "[[packages.attestation-identities]]"]
-            lines += [f"{k} = {_toml_str(v)}" for k, v in identity.to_publisher().items()]
-        lines.append("")
-    return "\n".join(lines)
+            table["sdist"] = _file_table(sdists[0])
+        if pkg.identities:
+            identities = tomlkit.aot()
+            for identity in sorted(pkg.identities, key=str):
+                entry = tomlkit.table()
+                entry.update(identity.to_publisher())
+                identities.append(entry)
+            table["attestation-identities"] = identities
+        tables.append(table)
+    doc["packages"] = tables
+    return tomlkit.dumps(doc)
+
+
+def _file_table(file: LockedFile) -> Any:
+    import tomlkit
+
+    table = tomlkit.inline_table()
+    table.update({"name": file.filename, "url": file.url})
+    hashes = tomlkit.inline_table()
+    hashes["sha256"] = file.sha256
+    table["hashes"] = hashes
+    return table
 
 
 def validate_text(text: str) -> None:
     """What we write must read back as a valid lock (packaging.pylock)."""
     from packaging.pylock import Pylock
-
-    from pip_attest._config import parse_toml
 
     Pylock.from_dict(parse_toml(text))
 
@@ -268,11 +343,3 @@ def index_base(page_url: str | None, name: str) -> str | None:
     stripped = page_url.rstrip("/")
     head, _, last = stripped.rpartition("/")
     return f"{head}/" if canonicalize_name(unquote(last)) == name else None
-
-
-def identities_for(results: Iterable[FileResult]) -> tuple[Identity, ...]:
-    seen: list[Identity] = []
-    for r in results:
-        if r.status is Status.VERIFIED:
-            seen.extend(i for i in r.identities if i not in seen)
-    return tuple(seen)

@@ -37,7 +37,7 @@ def sha256_file(path: Path) -> str:
 
 
 class Status(str, enum.Enum):
-    """The one result each file gets (DESIGN.md §4)."""
+    """The one result each file gets (README, "Security model")."""
 
     VERIFIED = "verified"
     INVALID = "invalid"

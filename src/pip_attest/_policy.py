@@ -2,7 +2,7 @@
 
 This is the only place that decides. Verification says what is *true* of a file (these
 identities signed it, or it has no provenance, or its provenance is broken); the policy says
-whether that is *acceptable* (DESIGN.md §4).
+whether that is *acceptable* (README, "Security model").
 
 Expected publishers come from these sources, strongest first; the first that knows the
 project decides:
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import enum
 import shlex
-import sys
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
@@ -27,7 +26,9 @@ from packaging.utils import canonicalize_name
 
 from pip_attest._config import Settings
 from pip_attest._identity import Identity
+from pip_attest._lock import locked_identities, read_lock
 from pip_attest._model import FileResult, Status
+from pip_attest._notify import warn
 from pip_attest._store import FirstSeenStore, Record, StoreError, is_older
 
 
@@ -74,13 +75,19 @@ class Policy:
         locked: Mapping[str, tuple[Identity, ...]] | None = None,
         lock_name: str = "the lock file",
     ) -> None:
+        """``locked``: the expected identities of a lock; by default, those of the lock
+        file the settings name (read now: a lock that cannot be read stops the run before
+        pip starts)."""
         self._settings = settings
         self._store = store
         if locked is None:
-            locked = settings.locked
+            locked = {}
             if settings.lock_file is not None:
+                locked = locked_identities(read_lock(settings.lock_file))
                 lock_name = settings.lock_file.name
-        self._locked = {canonicalize_name(k): v for k, v in locked.items()}
+        self._locked: dict[str, tuple[Identity, ...]] = {
+            canonicalize_name(k): v for k, v in locked.items()
+        }
         self._lock_name = lock_name
 
     @property
@@ -216,6 +223,37 @@ class Policy:
             exp.identities,
         )
 
+    def lock_identities(self, name: str, results: Sequence[FileResult]) -> tuple[Identity, ...]:
+        """What a lock records for a package: the identities the existing lock already
+        states, plus any accepted this run; otherwise those its files proved."""
+        proven: list[Identity] = []
+        for result in results:
+            if result.status is Status.VERIFIED:
+                proven.extend(i for i in result.identities if i not in proven)
+        if not proven:
+            return ()
+        stated = self._locked.get(canonicalize_name(name)) or ()
+        if not stated:
+            return tuple(proven)
+        accepted = self._settings.accepted.get(canonicalize_name(name), ())
+        extra = tuple(
+            i
+            for i in proven
+            if not any(i.satisfies(s) for s in stated) and any(i.satisfies(a) for a in accepted)
+        )
+        return (*stated, *extra)
+
+    def expect_lock(self, locked: Mapping[str, tuple[Identity, ...]], lock_name: str) -> None:
+        """Expect the identities of a lock pip reads itself (``pip install -r pylock.toml``
+        on pip 26.1 and later), as those of the lock this run was started with."""
+        self._locked.update({canonicalize_name(k): v for k, v in locked.items()})
+        self._lock_name = lock_name
+
+    @property
+    def locked(self) -> Mapping[str, tuple[Identity, ...]]:
+        """The expected identities of the lock being installed or rewritten."""
+        return self._locked
+
     def remember(self, results: Sequence[FileResult]) -> None:
         """Record what a successful run saw (trust on first use).
 
@@ -239,10 +277,7 @@ class Policy:
         try:
             self._record(name, version, identities)
         except (StoreError, OSError) as err:
-            print(
-                f"pip-attest: warning: could not record {name}'s publishers: {err}",
-                file=sys.stderr,
-            )
+            warn(f"could not record {name}'s publishers: {err}")
 
     def _record(self, name: str, version: str, identities: list[Identity]) -> None:
         exp = self.expected(name)

@@ -15,15 +15,17 @@ cached result never pays for them. Every read is bounded in size and in time.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
-import stat
 import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, Protocol
+
+from pip_attest._fileio import read_regular_file
 
 # A real provenance object is a few kilobytes per attestation. Anything larger than this is
 # refused unread (documented in the README).
@@ -34,8 +36,7 @@ MAX_REDIRECTS = 5
 MAX_FRESH_SECONDS = 24 * 60 * 60
 
 # pip's own models name these hosts (pip._internal.models.index.PyPI / TestPyPI); they are
-# repeated here so that this module needs no pip import. tests/test_provenance.py checks
-# that they still agree with pip's.
+# repeated here so that this module needs no pip import.
 PYPI_FILE_HOSTS = {
     "files.pythonhosted.org": "https://pypi.org",
     "test-files.pythonhosted.org": "https://test.pypi.org",
@@ -188,33 +189,17 @@ class ProvenanceFinder:
         return Source(url, local=False, missing_ok=False)
 
     def _local(self, url: str, *, missing_ok: bool) -> Fetched:
-        # Plain strings, not Path: this runs for every cached file of a run.
         path = urllib.request.url2pathname(urllib.parse.urlsplit(url).path)
-        # One open, then fstat and a bounded read of that same descriptor.
         try:
-            # Non-blocking: opening a FIFO for reading would wait for a writer forever.
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            body = read_regular_file(path, MAX_PROVENANCE_BYTES)
         except FileNotFoundError:
             if missing_ok:
                 return Fetched("none", reason=f"no {os.path.basename(path)} next to the file")
             return Fetched("error", url=url, reason=f"advertised provenance {path} is missing")
         except OSError as err:
+            if err.errno == errno.EFBIG:
+                return Fetched("error", url=url, reason=_too_big(os.path.getsize(path)))
             return Fetched("error", url=url, reason=f"cannot read {path}: {err.strerror}")
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                return Fetched("error", url=url, reason=f"{path} is not a regular file")
-            size = info.st_size
-            if size > MAX_PROVENANCE_BYTES:
-                return Fetched("error", url=url, reason=_too_big(size))
-            # Sized to the file: a 2 MiB buffer per read would cost more than the read.
-            body = _read_fd(fd, size + 1)
-        except OSError as err:
-            return Fetched("error", url=url, reason=f"cannot read {path}: {err.strerror}")
-        finally:
-            os.close(fd)
-        if len(body) > size:
-            return Fetched("error", url=url, reason=f"{path} changed while it was read")
         return Fetched("found", body=body, url=url)
 
     def _http(self, url: str, *, missing_ok: bool) -> Fetched:
@@ -269,46 +254,15 @@ class ProvenanceFinder:
             except Exception as err:  # requests/urllib3 errors of every kind: fail closed
                 return Fetched("error", url=url, reason=f"cannot fetch provenance: {_brief(err)}")
             try:
-                status = response.status_code
-                if status in (301, 302, 303, 307, 308):
-                    location = response.headers.get("Location", "")
-                    try:
-                        target = urllib.parse.urlsplit(urllib.parse.urljoin(url, location))
-                    except ValueError:
-                        return Fetched(
-                            "error", url=url, reason=f"bad redirect Location {location[:80]!r}"
-                        )
-                    if (target.scheme, target.netloc) != (origin.scheme, origin.netloc):
-                        # repr: the host is the index's text, escape sequences and all.
-                        where = f"{target.scheme}://{target.netloc}"[:120]
-                        return Fetched(
-                            "error",
-                            url=url,
-                            reason=f"provenance request redirected to another origin ({where!r})",
-                        )
-                    url = target.geturl()
+                if response.status_code in (301, 302, 303, 307, 308):
+                    next_url = _redirect(url, origin, response.headers.get("Location", ""))
+                    if isinstance(next_url, Fetched):
+                        return next_url
+                    url = next_url
                     continue
-                if status == 404 and missing_ok:
-                    return Fetched("none", url=url, reason="the Integrity API has no provenance")
-                if status != 200:
-                    return Fetched(
-                        "error", url=url, reason=f"provenance request answered HTTP {status}"
-                    )
-                encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-                if encoding not in ("", "identity"):
-                    return Fetched(
-                        "error",
-                        url=url,
-                        reason=f"provenance served with Content-Encoding {encoding[:40]!r} "
-                        "although none was asked for",
-                    )
-                ctype = response.headers.get("Content-Type", "")
-                if "json" not in ctype.lower():
-                    return Fetched(
-                        "error",
-                        url=url,
-                        reason=f"provenance served as {ctype or 'no content type'!r}, not JSON",
-                    )
+                refused = _refused(response, url, missing_ok)
+                if refused is not None:
+                    return refused
                 fetched = self._read(response, url, deadline)
                 if fetched.kind == "found" and hop == 0:
                     # Only an answer to the URL itself: a redirect has its own lifetime.
@@ -343,6 +297,42 @@ class ProvenanceFinder:
         return Fetched("found", body=b"".join(chunks), url=url)
 
 
+def _redirect(url: str, origin: urllib.parse.SplitResult, location: str) -> str | Fetched:
+    """Where a redirect leads: a URL on the same origin, or the refusal."""
+    try:
+        target = urllib.parse.urlsplit(urllib.parse.urljoin(url, location))
+    except ValueError:
+        return Fetched("error", url=url, reason=f"bad redirect Location {location[:80]!r}")
+    if (target.scheme, target.netloc) != (origin.scheme, origin.netloc):
+        # repr: the host is the index's text, escape sequences and all.
+        where = f"{target.scheme}://{target.netloc}"[:120]
+        reason = f"provenance request redirected to another origin ({where!r})"
+        return Fetched("error", url=url, reason=reason)
+    return target.geturl()
+
+
+def _refused(response: Response, url: str, missing_ok: bool) -> Fetched | None:
+    """The outcome when the answer is not a provenance body to read; None when it is."""
+    status = response.status_code
+    if status == 404 and missing_ok:
+        return Fetched("none", url=url, reason="the Integrity API has no provenance")
+    if status != 200:
+        return Fetched("error", url=url, reason=f"provenance request answered HTTP {status}")
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        return Fetched(
+            "error",
+            url=url,
+            reason=f"provenance served with Content-Encoding {encoding[:40]!r} "
+            "although none was asked for",
+        )
+    ctype = response.headers.get("Content-Type", "")
+    if "json" not in ctype.lower():
+        reason = f"provenance served as {ctype or 'no content type'!r}, not JSON"
+        return Fetched("error", url=url, reason=reason)
+    return None
+
+
 def fresh_until(headers: Mapping[str, str], now: float) -> float:
     """Until when a response may be reused without asking the server again (RFC 9111
     §4.2): its ``Date`` plus ``max-age``, less any ``Age``, never more than
@@ -367,7 +357,7 @@ def fresh_until(headers: Mapping[str, str], now: float) -> float:
     age = _seconds(headers.get("Age")) or 0
     date = now
     if headers.get("Date"):
-        import datetime
+        import datetime  # email.utils costs milliseconds to import: only for a Date header
         import email.utils
 
         try:
@@ -387,18 +377,6 @@ def _seconds(value: str | None) -> int | None:
     if not (value.isascii() and value.isdigit()):
         return None
     return min(int(value[:12]), 10**9) if len(value) <= 12 else 10**9
-
-
-def _read_fd(fd: int, limit: int) -> bytes:
-    """Up to ``limit`` bytes, or the whole file if shorter (``os.read`` may return less)."""
-    chunks = []
-    while limit > 0:
-        chunk = os.read(fd, limit)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        limit -= len(chunk)
-    return b"".join(chunks)
 
 
 def _too_big(size: int, *, at_least: bool = False) -> str:

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pip_attest import __version__
 from pip_attest._model import FileResult
 
 REPORT_VERSION = 1
@@ -44,6 +45,21 @@ def refusal_lines(blocking: Sequence[FileResult], *, installed: Sequence[str] = 
         hint = f" -> {safe(r.hint)}" if r.hint else ""
         lines.append(f"  {what} ({safe(r.filename)}): {r.status.value}: {safe(r.reason)}{hint}")
     return lines
+
+
+def merged(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One record per file: a file judged twice (a verdict, then a refusal once pip's
+    metadata contradicted it) keeps the refusal, in the place of the first record."""
+    out: list[Mapping[str, Any]] = []
+    where: dict[tuple[Any, ...], int] = {}
+    for record in records:
+        key = (record.get("project"), record.get("version"), record.get("filename"))
+        if key not in where:
+            where[key] = len(out)
+            out.append(record)
+        elif record.get("blocking") and not out[where[key]].get("blocking"):
+            out[where[key]] = record
+    return out
 
 
 def counts(records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
@@ -95,8 +111,6 @@ def render_json(
     exit_code: int,
     extra: Mapping[str, Any] | None = None,
 ) -> str:
-    from pip_attest import __version__
-
     doc: dict[str, Any] = {
         "report_version": REPORT_VERSION,
         "pip_attest_version": __version__,

@@ -15,10 +15,9 @@ error, never an empty record: silently forgetting a project would turn a downgra
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
-import os
 import re
-import stat
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -27,8 +26,9 @@ from typing import Any, NamedTuple
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from pip_attest._dirs import data_dir
 from pip_attest._errors import Error
-from pip_attest._fileio import atomic_write, locked, read_regular
+from pip_attest._fileio import atomic_write, locked, read_regular, read_regular_file
 from pip_attest._identity import Identity, identity_from_publisher
 
 RECORD_VERSION = 1
@@ -86,9 +86,7 @@ class Record(NamedTuple):
 
 
 def default_dir() -> Path:
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("pip-attest", appauthor=False)) / "first-seen"
+    return data_dir() / "first-seen"
 
 
 def _now() -> str:
@@ -159,20 +157,15 @@ class FirstSeenStore:
     def _read(self, name: str) -> Record | None:
         path = self._path(name)
         try:
-            # Non-blocking and bounded: a record replaced by a FIFO or /dev/zero must not hang.
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            # Bounded, regular files only: a record replaced by a FIFO or /dev/zero must
+            # neither hang nor exhaust memory.
+            data = read_regular_file(path, MAX_RECORD_BYTES)
         except FileNotFoundError:
             return None
         except OSError as err:
+            if err.errno == errno.EINVAL:
+                raise StoreError(f"first-seen record {path} is not a regular file") from None
             raise StoreError(f"cannot read first-seen record {path}: {err.strerror}") from None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise StoreError(f"first-seen record {path} is not a regular file")
-            data = os.read(fd, MAX_RECORD_BYTES + 1)
-        except OSError as err:
-            raise StoreError(f"cannot read first-seen record {path}: {err.strerror}") from None
-        finally:
-            os.close(fd)
         return _parse(name, path, data)
 
     def _write(self, record: Record) -> None:

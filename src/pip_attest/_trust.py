@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
-import platformdirs
-
+from pip_attest._dirs import data_dir
 from pip_attest._errors import TrustError
 from pip_attest._fileio import atomic_write, read_regular
 from pip_attest._notify import warn
@@ -108,7 +107,7 @@ class TrustRootInfo(NamedTuple):
 
 def default_root_path() -> Path:
     """pip-attest's own copy (it may not exist yet; see ``ensure_root``)."""
-    return platformdirs.user_data_path("pip-attest") / "trust" / _ROOT_NAME
+    return data_dir() / "trust" / _ROOT_NAME
 
 
 def ensure_root(path: Path | None = None) -> Path:
@@ -226,13 +225,9 @@ def update(
             raise TrustError(f"bootstrap root {bootstrap_root}: no such file")
 
     try:
-        # Private, but it is what ClientTrustConfig.from_tuf uses, and the only way to get
-        # the TUF-verified file itself: from_tuf hands back a re-serialised model, whose
-        # bytes (and sha256) would differ from the signed target. sigstore is pinned <5.
-        from sigstore._internal.tuf import TrustUpdater
+        from pip_attest._sigstore import fetch_trusted_root  # sigstore: only to refresh
 
-        updater = TrustUpdater(url, offline=False, bootstrap_root=bootstrap_root)
-        data = Path(updater.get_trusted_root_path()).read_bytes()
+        data = fetch_trusted_root(url, bootstrap_root)
     except Exception as err:  # network, TUF verification, disk: all mean "not updated"
         raise TrustError(f"could not update the trust root from {url}: {_reason(err)}") from err
 
@@ -317,15 +312,9 @@ def _check(data: bytes, path: Path) -> TrustedRoot:
 
 
 def _parse_root(data: bytes) -> TrustedRoot:
-    from sigstore._internal.trust import KeyringPurpose
-    from sigstore.models import TrustedRoot
-    from sigstore_models.trustroot import v1 as trustroot_v1
+    from pip_attest._sigstore import parse_trusted_root  # sigstore: only to install a root
 
-    root = TrustedRoot(trustroot_v1.TrustedRoot.from_json(data))
-    root.get_fulcio_certs()
-    root.rekor_keyring(KeyringPurpose.VERIFY)
-    root.ct_keyring(KeyringPurpose.VERIFY)
-    return root
+    return parse_trusted_root(data)
 
 
 def _install(target: Path, data: bytes, *, source: str) -> None:

@@ -44,7 +44,7 @@ def pip_versions(value: str | None) -> tuple[str, ...]:
         return (PIP_OLDEST, PIP_NEWEST)
     from packaging.version import InvalidVersion, Version
 
-    from pip_attest._pip._seam import MAX_PIP_EXCLUSIVE, MIN_PIP, SUPPORTED_RANGE
+    from pip_attest._pip._version import MAX_PIP_EXCLUSIVE, MIN_PIP, SUPPORTED_RANGE
 
     found: dict[str, Version] = {}
     for item in value.replace(",", " ").split():

@@ -20,7 +20,7 @@ pip 26.1+ refuses every new import once it starts installing files
 after that point is imported in :func:`_on_loaded`, when pip imports its prepare module.
 
 The subprocess pips that install build dependencies inherit the environment, and so the
-hook (DESIGN.md §3).
+hook (except under ``--use-feature=venv-isolation``, which is refused).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from typing import Any, NoReturn
 TARGET = "pip._internal.operations.prepare"
 MAIN_PARSER = "pip._internal.cli.main_parser"
 INSTALL_COMMAND = "pip._internal.commands.install"
+REQ_COMMAND = "pip._internal.cli.req_command"
 EXIT_UNSUPPORTED = 2
 _REFUSED = "PIP_ATTEST_ENFORCE is set, so pip will not run unguarded"
 # The same words as the .pth line's own message, for when this module cannot load at all.
@@ -69,22 +70,38 @@ def _on_install_command(module: ModuleType) -> None:
         _fail(f"the enforcement hook failed to load ({type(err).__name__}: {err}); {_UNGUARDED}")
 
 
+def _on_req_command(module: ModuleType) -> None:
+    try:
+        from pip_attest._pip import _pylock
+
+        _pylock.patch_lock_reader(module)
+    except Exception as err:
+        _fail(f"the enforcement hook failed to load ({type(err).__name__}: {err}); {_UNGUARDED}")
+
+
 def _on_loaded(module: ModuleType) -> None:
     try:
         import atexit
 
         # Import what the gate and the report need now: pip 26.1+ blocks imports once it
         # starts installing.
-        import pip_attest._report  # noqa: F401
         from pip_attest._config import Settings
         from pip_attest._pip import _seam
+        from pip_attest._report import render_text
 
         settings = Settings.from_env()
         _seam.refuse_unguardable(sys.argv[1:], os.environ)
         # A process that inherited a results file is a build-dependency subprocess: it
         # reports to its parent instead of printing.
         top = settings.results_file is None
-        _seam.install(settings, report_at_gate=top)
+        if top:  # its build-dependency subprocesses judge by the same policy file
+            os.environ.update(settings.exports())
+
+        def show(records: list[dict[str, Any]]) -> None:
+            sys.stderr.write(render_text(records, installed=None))
+            sys.stderr.flush()
+
+        _seam.install(settings, on_gate=show if top else None)
         if top and _seam.STATE.results_file is not None:
             # The top process created the results file; nobody else removes it.
             atexit.register(_remove, str(_seam.STATE.results_file))
@@ -103,6 +120,7 @@ def _remove(path: str) -> None:
 _TARGETS: dict[str, Callable[[ModuleType], None]] = {
     MAIN_PARSER: _on_main_parser,
     TARGET: _on_loaded,
+    REQ_COMMAND: _on_req_command,
     INSTALL_COMMAND: _on_install_command,
 }
 
@@ -110,7 +128,7 @@ _TARGETS: dict[str, Callable[[ModuleType], None]] = {
 class _PostImportFinder:
     """A post-import hook for a few of pip's modules: each runs its callback once the
     module has executed. Deliberately not an ``importlib.abc`` subclass: importing
-    ``importlib.abc`` alone costs about 14 ms."""
+    ``importlib.abc`` alone costs more than all of this hook."""
 
     def __init__(self, targets: dict[str, Callable[[ModuleType], None]]) -> None:
         self._targets = dict(targets)

@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pip_attest._check import Candidate, Pending
+from pip_attest._background import Pending
+from pip_attest._candidate import Candidate
 from pip_attest._model import FileResult, Origin, Status, sha256_file
 from pip_attest._pip._reqs import Seen, describe, file_key, installs_file
 from pip_attest._policy import Evidence

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.utils import canonicalize_name
 
-from pip_attest._names import name_problem, read_for
+from pip_attest._names import name_problem, parse_version, read_for, version_after
 
 
 class CacheSource(NamedTuple):
@@ -73,9 +73,23 @@ def describe(req: Any, *, legacy_wheels: bool) -> Seen:
     if project and source is not None:
         version, problem = _read_cached(filename, project, source, legacy_wheels)
     elif project:
-        found, problem = read_for(filename, project, legacy_wheels=legacy_wheels)
-        version = found or ""
+        version, problem = _read_link(link, filename, project, legacy_wheels)
     return Seen(project, version, url, filename, path, "", problem, index_sha256, source)
+
+
+def _read_link(link: Any, filename: str, project: str, legacy_wheels: bool) -> tuple[str, str]:
+    """(version, problem) of a file as pip reads its link: an sdist's ``#egg=`` fragment,
+    when it has one, names the version pip takes (LinkEvaluator.evaluate_link), and the
+    file's own name must then say the same."""
+    egg = getattr(link, "egg_fragment", None)
+    if egg and not filename.endswith(".whl"):
+        version = parse_version(version_after(str(egg), project))
+        if version is None:
+            return "", f"the link's #egg={str(egg)[:80]!r} does not name a version of {project}"
+        problem = name_problem(filename, project, str(version), legacy_wheels=legacy_wheels)
+        return str(version), problem
+    found, problem = read_for(filename, project, legacy_wheels=legacy_wheels)
+    return found or "", problem
 
 
 def file_key(req: Any) -> tuple[str, str, str | None]:
