@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--startup-rounds", type=int, default=200)
     parser.add_argument("--pep658", action="store_true", help="serve PEP 658 metadata")
     parser.add_argument("--realtree", action="store_true", help="also install a real tree")
-    parser.add_argument("--realtree-rounds", type=int, default=3)
+    parser.add_argument("--realtree-rounds", type=int, default=4)
     parser.add_argument("--realtree-requirement", default="jupyterlab")
     args = parser.parse_args()
     print(f"machine: {machine()}")

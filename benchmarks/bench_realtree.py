@@ -11,7 +11,7 @@ response (``--latency``, 25 ms: a CI runner talking to a CDN).
 
 Every round has two cases, and in each plain pip and pip-attest run one after the other,
 each in a fresh venv (which side goes first alternates from round to round, so that drift
-does not favour one):
+does not favour one: use an even number of rounds; the report shows the ratios by order):
 
 - CI-cold: a new, empty home for each side, so no pip cache and an empty verification cache;
 - dev-warm: a new venv again, with the home that side's cold run has just filled (pip's HTTP
@@ -83,6 +83,7 @@ class RealTreeTimes:
     )
     stragglers: int = 0  # processes a run left behind (reaped by the benchmark)
     loads: list[float] = field(default_factory=list)  # 1-minute load average at each start
+    first: list[str] = field(default_factory=list)  # the side that ran first, each round
 
     def values(self, side: str, case: str, what: str = "wall") -> list[float]:
         runs = self.runs[f"{side}-{case}"]
@@ -209,6 +210,8 @@ def bench_realtree(
             index.add_file(dist, provenance=provenance, metadata=pep658)
         for i in range(rounds + 1):  # round 0 fills the OS's caches and is not counted
             order = SIDES if i % 2 == 0 else SIDES[::-1]
+            if i:
+                results.first.append(order[0])
             homes = {side: work / f"home-{side}-{i}" for side in SIDES}
             for case in ("cold", "warm"):
                 for side in order:
@@ -217,6 +220,10 @@ def bench_realtree(
                         work / f"v-{side}-{case}-{i}", template, homes[side], PIP_NEWEST
                     )
                     cmd = _command(side, venv, index.simple_url, requirement, options, trust_root)
+                    # Untimed: the disk's backlog (the last run's writes, the last round's
+                    # deletions) is flushed now, not during this run. Without this the
+                    # first run of each round was the slower one, whichever side it was.
+                    os.sync()
                     load = os.getloadavg()[0]
                     run, stderr, strays = measure(cmd, venv.env(), homes[side])
                     if side == "attest" and summary not in stderr:
@@ -268,11 +275,18 @@ def details(t: RealTreeTimes) -> list[str]:
     lines = []
     for case in ("cold", "warm"):
         for what in ("wall", "cpu"):
-            ratios = ", ".join(f"{r:.3f}" for r in t.ratios(case, what))
+            listed = ", ".join(f"{r:.3f}" for r in t.ratios(case, what))
             lines.append(
                 f"{case} {what}: pip {t.spread('plain', case, what)} s, "
-                f"pip-attest {t.spread('attest', case, what)} s; per-round ratios {ratios}"
+                f"pip-attest {t.spread('attest', case, what)} s; per-round ratios {listed}"
             )
+    for case in ("cold", "warm"):
+        by_order = []
+        for side in SIDES:
+            mine = [r for r, f in zip(t.ratios(case), t.first, strict=True) if f == side]
+            if mine:
+                by_order.append(f"{statistics.median(mine):.3f} ({len(mine)}) with {side} first")
+        lines.append(f"{case} wall ratio by order: " + ", ".join(by_order))
     lines.append(f"load average at the runs' starts: {min(t.loads):.1f}–{max(t.loads):.1f}")
     if t.stragglers:
         lines.append(f"processes left behind by runs (reaped, CPU counted): {t.stragglers}")
@@ -281,7 +295,7 @@ def details(t: RealTreeTimes) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--requirement", default="jupyterlab")
     parser.add_argument("--latency", type=float, default=0.025, help="seconds per response")
     parser.add_argument("--compile", action="store_true", help="let pip byte-compile")
