@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -220,9 +219,7 @@ def bench_realtree(
                         work / f"v-{side}-{case}-{i}", template, homes[side], PIP_NEWEST
                     )
                     cmd = _command(side, venv, index.simple_url, requirement, options, trust_root)
-                    # Untimed: the disk's backlog (the last run's writes, the last round's
-                    # deletions) is flushed now, not during this run. Without this the
-                    # first run of each round was the slower one, whichever side it was.
+                    # Untimed: the last run's writes reach the disk now, not during this run.
                     os.sync()
                     load = os.getloadavg()[0]
                     run, stderr, strays = measure(cmd, venv.env(), homes[side])
@@ -243,12 +240,9 @@ def bench_realtree(
                             + (f" ({strays} left behind)" if strays else ""),
                             file=sys.stderr,
                         )
-            # Untimed, and whole before the next round: on a disk mounted with `discard`,
-            # deleting a venv takes seconds of I/O that would otherwise overlap a run.
-            for path in work.glob(f"v-*-{i}"):
-                shutil.rmtree(path)
-            for home in homes.values():
-                shutil.rmtree(home)
+            # Nothing is deleted until the end (the caller's temporary folder): on this
+            # discard-mounted disk, deleting a round's venvs slowed the next round's first
+            # run by a third, whichever side it was, even after a sync.
     return results
 
 
