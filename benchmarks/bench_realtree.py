@@ -30,7 +30,9 @@ benchmark makes itself a child subreaper (Linux) and reaps any process a run lef
 so that its CPU time counts too; a run that leaves one is reported.
 
 Round 0 is not counted: it fills the operating system's caches (the template venv, the
-wheels in memory). ``benchmarks/bench.py --realtree`` runs this with the other benchmarks.
+wheels in memory). Every venv and home stays on disk until the end (for ``jupyterlab``,
+about 0.8 GB a round), because deleting them between rounds slowed the next run. It needs
+the package registry; ``benchmarks/bench.py --realtree`` runs it with the other benchmarks.
 """
 
 from __future__ import annotations
