@@ -1,6 +1,6 @@
 """``pip-attest install`` against plain ``pip install``, and the ``.pth`` hook's start-up cost.
 
-    python benchmarks/bench_install.py [--rounds N] [--packages N] [--pep658]
+    python benchmarks/bench_install.py [--rounds N] [--packages N] [--pep658] [--baseline DIR]
 
 1. Install: the same generated graph of attested wheels from a loopback index, four ways,
    each in a fresh venv and one after another in every round (so drift hits all alike):
@@ -12,6 +12,9 @@
    (pages and provenance fresh for 10 minutes, files for ever), so pip's HTTP cache works
    as it does against PyPI. The ratio reported is the median of the per-round ratios
    (paired), next to the median times.
+   With ``--baseline DIR`` (a checkout of another revision, e.g. ``git worktree add
+   /tmp/base REV``), every round also runs that revision cold and warm, right after this
+   one, so that before and after are measured side by side under the same drift.
 2. Start-up of an interpreter whose site-packages holds pip-attest's ``.pth`` hook, with
    ``PIP_ATTEST_ENFORCE`` unset, against the same interpreter without the hook (``-S`` is not
    used: the point is the real ``site`` path).
@@ -43,6 +46,7 @@ from tests.support.venvs import (  # noqa: E402
     REPO,
     Venv,
     build_wheelhouse,
+    isolated_env,
     layered_venv,
     make_template,
 )
@@ -54,6 +58,8 @@ class InstallTimes:
     cold: list[float]
     warm: list[float]
     warm_full_exit: list[float]
+    base_cold: list[float]
+    base_warm: list[float]
 
     @staticmethod
     def _paired(attest: list[float], plain: list[float]) -> float:
@@ -71,6 +77,9 @@ class InstallTimes:
     def warm_full_exit_ratio(self) -> float:
         return self._paired(self.warm_full_exit, self.plain)
 
+    def ratio(self, attest: list[float]) -> float:
+        return self._paired(attest, self.plain)
+
 
 def _timed(cmd: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
@@ -84,6 +93,27 @@ def _timed(cmd: list[str], env: dict[str, str]) -> float:
 def _template(work: Path) -> Path:
     wheelhouse = build_wheelhouse(REPO / ".test-cache", work / "wh-home")
     return make_template(work / "template", wheelhouse, PIP_NEWEST, work / "tpl-home")
+
+
+def _baseline_template(work: Path, tree: Path) -> Path:
+    """A template like :func:`_template` with the pip-attest of another checkout, its
+    dependencies from this checkout's wheelhouse (a superset, as long as none was
+    dropped since)."""
+    wheelhouse = build_wheelhouse(REPO / ".test-cache", work / "wh-home")
+    env = isolated_env(work / "tpl-home")
+    built = work / "baseline-wheel"
+    pip = [sys.executable, "-m", "pip"]
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "-q", "-w", str(built), str(tree)], env=env, check=True
+    )
+    where = work / "baseline-template"
+    subprocess.run([sys.executable, "-m", "venv", str(where)], env=env, check=True)
+    py = str(where / "bin" / "python")
+    offline = ["install", "-q", "--no-index", "--find-links", str(wheelhouse)]
+    subprocess.run([py, "-m", "pip", *offline, f"pip=={PIP_NEWEST}"], env=env, check=True)
+    wheel = next(built.glob("pip_attest-*.whl"))
+    subprocess.run([py, "-m", "pip", *offline, str(wheel)], env=env, check=True)
+    return where
 
 
 def _command(kind: str, venv: Venv, index_url: str, root: str, trust_root: Path) -> list[str]:
@@ -103,15 +133,20 @@ def _command(kind: str, venv: Venv, index_url: str, root: str, trust_root: Path)
     ]
 
 
-def bench_install(work: Path, rounds: int, packages: int, *, pep658: bool) -> InstallTimes:
+def bench_install(
+    work: Path, rounds: int, packages: int, *, pep658: bool, baseline: Path | None = None
+) -> InstallTimes:
     home = work / "home"
     home.mkdir()
     verified = home / "cache" / "pip-attest" / "verified"
     template = _template(work)
+    base_template = _baseline_template(work, baseline) if baseline else None
     sig = ThrowawaySigstore()
     trust_root = sig.write_trusted_root(work / "trusted_root.json")
     root, wheels = make_graph(work / "dists", packages)
     times: dict[str, list[float]] = {"plain": [], "cold": [], "warm": [], "warm-full-exit": []}
+    if base_template is not None:
+        times.update({"base-cold": [], "base-warm": []})
     with IndexServer(pypi_caching=True) as index:
         for wheel in wheels:
             index.add_file(
@@ -121,19 +156,29 @@ def bench_install(work: Path, rounds: int, packages: int, *, pep658: bool) -> In
             )
         for i in range(rounds + 1):  # round 0 warms pip's caches and is not counted
             for kind in times:
-                if kind == "cold":
+                if kind.endswith("cold"):
                     shutil.rmtree(verified, ignore_errors=True)
-                venv = layered_venv(work / f"v-{kind}-{i}", template, home, PIP_NEWEST)
+                base = kind.startswith("base-") and base_template is not None
+                tpl = base_template if base and base_template is not None else template
+                venv = layered_venv(work / f"v-{kind}-{i}", tpl, home, PIP_NEWEST)
                 cmd = _command(kind, venv, index.simple_url, root, trust_root)
                 env = venv.env()
                 if kind == "warm-full-exit":
                     env["PIP_ATTEST_FULL_EXIT"] = "1"
                 elapsed = _timed(cmd, env)
-                if kind == "warm" and not any(verified.rglob("*.json")):
+                if kind.endswith("warm") and not any(verified.rglob("*.json")):
                     raise SystemExit("the cold run left no verification cache entries")
                 if i:
                     times[kind].append(elapsed)
-    return InstallTimes(times["plain"], times["cold"], times["warm"], times["warm-full-exit"])
+                shutil.rmtree(venv.path, ignore_errors=True)
+    return InstallTimes(
+        times["plain"],
+        times["cold"],
+        times["warm"],
+        times["warm-full-exit"],
+        times.get("base-cold", []),
+        times.get("base-warm", []),
+    )
 
 
 def bench_startup(work: Path, rounds: int) -> tuple[float, float]:
@@ -171,7 +216,18 @@ def install_rows(times: InstallTimes, packages: int, pep658: bool) -> list[str]:
         f"| {what}, cache warm, `PIP_ATTEST_FULL_EXIT=1` (median of {n}, paired) "
         f"| pip {plain:.2f} s | {statistics.median(times.warm_full_exit):.2f} s "
         f"| {times.warm_full_exit_ratio:.2f}x |",
-    ]
+    ] + (
+        [
+            f"| {what}, cache cold, the baseline revision (median of {n}, paired) "
+            f"| pip {plain:.2f} s | {statistics.median(times.base_cold):.2f} s "
+            f"| {times.ratio(times.base_cold):.2f}x |",
+            f"| {what}, cache warm, the baseline revision (median of {n}, paired) "
+            f"| pip {plain:.2f} s | {statistics.median(times.base_warm):.2f} s "
+            f"| {times.ratio(times.base_warm):.2f}x |",
+        ]
+        if times.base_cold
+        else []
+    )
 
 
 def startup_row(bare: float, hooked: float, rounds: int) -> str:
@@ -187,10 +243,15 @@ def main() -> None:
     parser.add_argument("--packages", type=int, default=30)
     parser.add_argument("--startup-rounds", type=int, default=200)
     parser.add_argument("--pep658", action="store_true", help="serve PEP 658 metadata")
+    parser.add_argument(
+        "--baseline", type=Path, help="a checkout of another revision, run side by side"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        times = bench_install(work, args.rounds, args.packages, pep658=args.pep658)
+        times = bench_install(
+            work, args.rounds, args.packages, pep658=args.pep658, baseline=args.baseline
+        )
         bare, hooked = bench_startup(work, args.startup_rounds)
     print("| benchmark | baseline | pip-attest | ratio / cost |")
     print("|---|---|---|---|")

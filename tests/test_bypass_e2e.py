@@ -35,8 +35,11 @@ ENFORCE = {"PIP_ATTEST_ENFORCE": "1"}
 # -- helpers -------------------------------------------------------------------------------
 
 
-def serve_real(index: IndexServer, real: Path, name: str = REAL_WHEEL) -> None:
-    index.add_file(real / name, provenance=(real / f"{name}.provenance").read_bytes())
+def serve_real(
+    index: IndexServer, real: Path, name: str = REAL_WHEEL, *, metadata: bool = False
+) -> None:
+    provenance = (real / f"{name}.provenance").read_bytes()
+    index.add_file(real / name, provenance=provenance, metadata=metadata)
 
 
 def refusal(result: Result) -> str:
@@ -251,11 +254,7 @@ def test_build_dependency_served_as_tgz_is_a_downgrade(
 def test_lock_edited_to_point_at_a_tgz_is_a_downgrade(
     make_venv: MakeVenv, index: IndexServer, real: Path, tmp_path: Path, pip_version: str
 ) -> None:
-    index.add_file(
-        real / REAL_WHEEL,
-        provenance=(real / f"{REAL_WHEEL}.provenance").read_bytes(),
-        metadata=True,
-    )
+    serve_real(index, real, metadata=True)
     venv = make_venv(pip_version)
     project = tmp_path / "project"
     project.mkdir()
@@ -284,11 +283,7 @@ def test_lock_edited_to_point_at_a_tgz_is_a_downgrade(
 def test_relock_after_a_post_release_sdist_appears_is_refused_before_its_build(
     make_venv: MakeVenv, index: IndexServer, real: Path, tmp_path: Path, pip_version: str
 ) -> None:
-    index.add_file(
-        real / REAL_WHEEL,
-        provenance=(real / f"{REAL_WHEEL}.provenance").read_bytes(),
-        metadata=True,
-    )
+    serve_real(index, real, metadata=True)
     venv = make_venv(pip_version)
     project = tmp_path / "project"
     project.mkdir()

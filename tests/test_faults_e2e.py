@@ -417,7 +417,7 @@ def _links_page(folder: Path, wheel: Path, advert: str) -> Path:
         ),
         pytest.param(
             "provenance.fifo",
-            "provenance.fifo is not a regular file",
+            "provenance.fifo: not a regular file",
             id="fifo",
         ),
     ],

@@ -77,11 +77,15 @@ LAYERS: list[tuple[str, list[str]]] = [
             "pip_attest._pip._early",
             "pip_attest._pip._pylock",
             "pip_attest._pip._index",
+            "pip_attest._pip._pages",
             "pip_attest._pip._seam",
             "pip_attest._pip._run",
         ],
     ),
-    ("flows", ["pip_attest._locking", "pip_attest._audit", "pip_attest._foreign"]),
+    (
+        "flows",
+        ["pip_attest._locking", "pip_attest._audit", "pip_attest._audit.*", "pip_attest._foreign"],
+    ),
     (
         "entry points",
         [

@@ -15,6 +15,7 @@ cached result never pays for them. Every read is bounded in size and in time.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -262,6 +263,7 @@ class ProvenanceFinder:
                     continue
                 refused = _refused(response, url, missing_ok)
                 if refused is not None:
+                    _drain(response)
                     return refused
                 fetched = self._read(response, url, deadline)
                 if fetched.kind == "found" and hop == 0:
@@ -295,6 +297,22 @@ class ProvenanceFinder:
         except Exception as err:
             return Fetched("error", url=url, reason=f"provenance download broke: {_brief(err)}")
         return Fetched("found", body=b"".join(chunks), url=url)
+
+
+# A refusal's body (PyPI's 404 page, say) is read when it is this small and its length is
+# stated, so that the connection goes back to the pool: closing it unread drops it, and the
+# next request pays a new TLS handshake.
+_DRAIN_BYTES = 64 * 1024
+
+
+def _drain(response: Response) -> None:
+    length = response.headers.get("Content-Length", "")
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if length.isdigit() and int(length) <= _DRAIN_BYTES and encoding in ("", "identity"):
+        # A read that fails drops the connection, as closing it unread would have.
+        with contextlib.suppress(Exception):
+            for _ in response.iter_content(_DRAIN_BYTES):
+                pass
 
 
 def _redirect(url: str, origin: urllib.parse.SplitResult, location: str) -> str | Fetched:

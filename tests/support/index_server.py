@@ -274,7 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, *, head: bool) -> None:
         index = self.server.index
         path = unquote(urlsplit(self.path).path)
-        index._log(self.command, self.path, dict(self.headers.items()))
+        index._log(self.command, self.path, dict(self.headers.items()), self.client_address)
         if index.latency and index._closing.wait(index.latency):
             self.close_connection = True
             return
@@ -425,6 +425,7 @@ class IndexServer:
         self._files: dict[str, _File] = {}
         self._faults: dict[str, _FaultSlot] = {}
         self._requests: list[tuple[str, str, dict[str, str]]] = []
+        self._peers: list[tuple[str, object]] = []
         self._connections: set[socket.socket] = set()
         self._closing = threading.Event()
         # Tracebacks of unexpected exceptions in handler threads; tests can assert none.
@@ -573,13 +574,22 @@ class IndexServer:
         """The decoded paths (no query) of every request so far, in order."""
         return [unquote(urlsplit(target).path) for _, target, _ in self.requests]
 
+    def connections_of(self, prefix: str) -> int:
+        """How many client connections carried the requests whose path starts with
+        ``prefix``: pip's session reuses a connection it got back whole."""
+        with self._lock:
+            peers = list(self._peers)
+        return len({peer for path, peer in peers if path.startswith(prefix)})
+
     def clear_requests(self) -> None:
         with self._lock:
             self._requests.clear()
+            self._peers.clear()
 
-    def _log(self, method: str, target: str, headers: dict[str, str]) -> None:
+    def _log(self, method: str, target: str, headers: dict[str, str], peer: object) -> None:
         with self._lock:
             self._requests.append((method, target, headers))
+            self._peers.append((unquote(urlsplit(target).path), peer))
 
     def _take_fault(self, path: str) -> Fault | None:
         with self._lock:

@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "lock", help="write a pylock.toml with verified attestation-identities", add_help=False
     )
+    sub.add_parser(
+        "audit", help="verify the distributions an environment has installed", add_help=False
+    )
 
     verify = sub.add_parser(
         "verify",
@@ -143,10 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     set_sink(warning)
     verbose = 0
-    # 'install' and 'lock' hand everything after them to pip: argparse must not see it.
+    # 'install' and 'lock' hand everything after them to pip ('audit', pip's index options
+    # among its own): argparse must not see it.
     head, rest = argv, []
     command_at = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
-    if command_at is not None and argv[command_at] in ("install", "lock"):
+    if command_at is not None and argv[command_at] in _PASS_THROUGH:
         head, rest = argv[: command_at + 1], argv[command_at + 1 :]
     try:
         if head in (["install"], ["lock"]):
@@ -159,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
-        if args.command in ("install", "lock"):
+        if args.command in _PASS_THROUGH:
             return _run_pip_command(args.command, rest)
         _env_from_args(args)
         return _dispatch(args)
@@ -186,7 +190,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 # imports (pip-attest's start-up is part of every install's time).
 
 
+_PASS_THROUGH = ("install", "lock", "audit")
+
+
 def _run_pip_command(command: str, rest: list[str]) -> int:
+    if command == "audit":
+        from pip_attest._cli._audit import cmd_audit
+
+        return cmd_audit(rest)
     if command == "install":
         from pip_attest._cli._install import cmd_install
 

@@ -1,0 +1,93 @@
+"""Importable files that no RECORD lists.
+
+A file added next to installed code, without touching any installed file, can still run:
+``pkg/mod.cpython-311-x86_64-linux-gnu.so`` is imported instead of ``pkg/mod.py``
+(extension modules come first), ``pkg/mod/__init__.py`` instead of ``pkg/mod.py``
+(packages come before modules), ``pkg/_speedups.py`` by a ``try: import`` that found
+nothing before, and a ``.pth`` file in site-packages runs at every start of Python. No
+RECORD check sees such a file, since no RECORD lists it.
+
+So every folder that holds a distribution's installed files is listed, and an importable
+file or package folder there that no distribution's RECORD lists is a finding for that
+distribution (a folder several distributions share, a namespace package, reports it for
+the environment). The site-packages folder itself is reported for the environment only,
+and as a warning: tools that make environments put files there that no RECORD lists
+(``_virtualenv.pth``, say), so it says what is there, to read.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import os
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from pip_attest._audit._installed import InstalledDist
+
+_SUFFIXES = tuple({".py", ".pyc", ".pyw", ".so", ".pyd", *importlib.machinery.EXTENSION_SUFFIXES})
+_TOP_SUFFIXES = (*_SUFFIXES, ".pth")
+MAX_LISTED = 200
+
+
+class Unowned(NamedTuple):
+    by_dist: dict[str, list[str]]  # .dist-info path -> importable files no RECORD lists
+    environment: list[str]  # the same, in shared folders and at the top of site-packages
+
+
+def _importable(folder: str, name: str, top: bool) -> bool:
+    full = os.path.join(folder, name)
+    if name == "__pycache__" or name.endswith((".dist-info", ".egg-info", ".data")):
+        return False
+    try:
+        is_dir = os.path.isdir(full)  # a link to a folder imports like one
+    except OSError:
+        return False
+    if is_dir:
+        return any(os.path.exists(os.path.join(full, f"__init__{s}")) for s in _SUFFIXES)
+    return name.endswith(_TOP_SUFFIXES if top else _SUFFIXES)
+
+
+def find_unowned(dists: Iterable[tuple[InstalledDist, Iterable[str]]]) -> Unowned:
+    """``dists``: each distribution with the absolute paths its RECORD lists."""
+    owners: dict[str, set[str]] = {}  # folder -> .dist-info paths that own files in it
+    owned: set[str] = set()
+    sites: set[str] = set()
+    for dist, paths in dists:
+        base = os.path.normpath(os.fspath(dist.site.path))
+        sites.add(base)
+        for full in paths:
+            owned.add(full)
+            folder = os.path.dirname(full)
+            # Every folder from the file up to site-packages: a package's subfolders, and
+            # the folders that hold them, are where a planted package would go.
+            while folder.startswith(base + os.sep):
+                owned.add(folder)
+                if os.path.basename(folder) != "__pycache__":
+                    owners.setdefault(folder, set()).add(str(dist.info_dir))
+                folder = os.path.dirname(folder)
+    by_dist: dict[str, list[str]] = {}
+    environment: list[str] = []
+    for folder, dist_paths in sorted(owners.items()):
+        if folder.endswith((".dist-info", ".egg-info")):
+            continue
+        for name in _listing(folder):
+            full = os.path.join(folder, name)
+            if full in owned or not _importable(folder, name, top=False):
+                continue
+            if len(dist_paths) == 1:
+                by_dist.setdefault(next(iter(dist_paths)), []).append(full)
+            else:
+                environment.append(full)
+    for site in sorted(sites):
+        for name in _listing(site):
+            full = os.path.join(site, name)
+            if full not in owned and _importable(site, name, top=True):
+                environment.append(full)
+    return Unowned(by_dist, environment[:MAX_LISTED])
+
+
+def _listing(folder: str) -> list[str]:
+    try:
+        return sorted(os.listdir(folder))
+    except OSError:
+        return []
