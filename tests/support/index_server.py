@@ -170,10 +170,18 @@ def _pip_style(filename: str, project: str) -> tuple[NormalizedName, Version]:
 
 
 def _wheel_metadata(data: bytes, filename: str) -> bytes:
-    name, version, _, _ = parse_wheel_filename(filename)
-    info = f"{name.replace('-', '_')}-{version}.dist-info/METADATA"
+    """The wheel's ``.dist-info/METADATA``. Real wheels spell that folder as their project
+    does (``PySocks-1.7.1.dist-info``): it is found the way pip finds it, by canonical name
+    (``pip._internal.utils.wheel.wheel_dist_info_dir``)."""
+    name, _, _, _ = parse_wheel_filename(filename)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        return zf.read(info)
+        for info in zf.namelist():
+            folder, _, rest = info.partition("/")
+            stem = folder.removesuffix(".dist-info")
+            named = canonicalize_name(stem.rpartition("-")[0]) == name
+            if rest == "METADATA" and stem != folder and named:
+                return zf.read(info)
+    raise ValueError(f"{filename} has no {name}-*.dist-info/METADATA")
 
 
 def _negotiate(accept: str | None, formats: set[Format]) -> tuple[Format, str] | None:
