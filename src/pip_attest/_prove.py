@@ -188,13 +188,22 @@ class Prover:
         if cache is not None and key is not None:
             self._write_later(lambda: cache.put(key, identities, window))
 
-    def _write_later(self, write: Callable[[], object]) -> None:
+    def _write_later(self, write: Callable[[], object]) -> bool:
+        """Run ``write`` on the writer thread; False (and nothing run) once the run is over
+        (a late speculative check: only a cache entry lost)."""
         with self._lock:
             if self._writes_closed:
-                return  # the run is over (a late speculative check): only an entry lost
+                return False
             if not self._writes:
                 atexit.register(self._finish_writes_at_exit)
             self._writes.append(self._writer.submit(write))
+            return True
+
+    def write_later(self, write: Callable[[], object]) -> None:
+        """Run ``write`` off the caller's thread, finished by :meth:`finish_writes` (at the
+        latest at exit); run here and now if the writes are closed already."""
+        if not self._write_later(write):
+            write()
 
     def finish_writes(self, *, last: bool = False) -> None:
         """Wait for the cache entries still being written (each is written whole or not
