@@ -297,6 +297,11 @@ GOOD = (
             id="newline-identity",
         ),
         pytest.param(GOOD.replace(SHA, SHA[:-1] + "\\n"), "sha256", id="newline-hash"),
+        pytest.param(
+            GOOD.replace("} }]", f', sha512 = "{"cd" * 64}" }} }}]'),
+            "hash 'sha512' is not sha256",
+            id="second-hash",
+        ),
     ],
 )
 def test_hostile_locks_are_one_line(
@@ -321,3 +326,50 @@ def test_a_lock_that_is_not_utf8_or_huge_is_one_line(
         f.truncate(17 * 1024 * 1024)
     result = cli("lock", "--from-lock", lock)
     assert result.code == 2 and "larger than" in result.err, result.err
+
+
+# -- a lock must not let an installer take other bytes than the ones verified ------------
+
+
+def test_a_second_hash_in_the_lock_cannot_let_other_bytes_past_the_gate(
+    served: Path,
+    index: IndexServer,
+    minted_root: Path,
+    make_venv: MakeVenv,
+    tmp_path: Path,
+) -> None:
+    """Installers accept a file when *any* of its locked hashes matches (pip's
+    ``Hashes.check_against_chunks``, uv alike). A lock whose fl-dep keeps the attested
+    sha256 but adds the sha512 of other bytes, at a URL that serves those bytes, must not
+    pass ``verify --lock``: the gate checked the sha256 only, uv would install the rest."""
+    import hashlib
+
+    project = tmp_path / "project"
+    project.mkdir()
+    venv = make_venv()
+    lock = uv_lock(index, project, venv.home)
+    args = attest_args(index, minted_root)
+    assert venv.pip_attest("lock", "--from-lock", "pylock.toml", *args, cwd=project).returncode == 0
+    original = served / "fl_dep-1.0-py3-none-any.whl"
+    evil = make_wheel(tmp_path / "evil", DEP, "1.0", module_source="EVIL = 1\n")
+    text = lock.read_text()
+    attested = _sha256(original)
+    assert attested in text
+    sha512 = hashlib.sha512(evil.read_bytes()).hexdigest()
+    text = text.replace(index.file_url(original.name), evil.as_uri())
+    text = text.replace(f'sha256 = "{attested}"', f'sha256 = "{attested}", sha512 = "{sha512}"')
+    lock.write_text(text)
+
+    # What the gate would let through: uv installs the other bytes, on the sha512.
+    target = make_venv()
+    env = isolated_env(target.home, {"UV_NO_CONFIG": "1", "UV_CACHE_DIR": str(tmp_path / "uvc")})
+    command = [uv(), "pip", "install", "--python", str(target.python), "-r", "pylock.toml"]
+    command += ["--index-url", index.simple_url]
+    done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "EVIL = 1" in (target.site / "fl_dep.py").read_text()
+
+    gate = venv.pip_attest("verify", "--lock", "pylock.toml", *args, cwd=project)
+
+    assert gate.returncode == 2, gate.output
+    assert "sha512" in gate.stderr and gate.stderr.count("\n") == 1

@@ -188,6 +188,14 @@ def _sha256(path: str, name: str, hashes: Mapping[str, str]) -> str:
     digest = hashes.get("sha256", "")
     if not re.fullmatch(r"[0-9a-f]{64}", digest):
         raise LockError(f"{path}: {name}: every file needs a sha256 hash")
+    # pip and uv take a file when *any* of its hashes matches: a second algorithm would let
+    # in other bytes than the verified sha256's.
+    other = sorted(set(hashes) - {"sha256"})
+    if other:
+        raise LockError(
+            f"{path}: {name}: hash {other[0][:20]!r} is not sha256: installers accept a file "
+            "that matches any of its hashes, and only the sha256 is verified"
+        )
     return digest
 
 
