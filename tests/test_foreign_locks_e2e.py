@@ -373,3 +373,59 @@ def test_a_second_hash_in_the_lock_cannot_let_other_bytes_past_the_gate(
 
     assert gate.returncode == 2, gate.output
     assert "sha512" in gate.stderr and gate.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("entry", ["archive", "directory", "vcs"])
+def test_a_package_locked_as_an_archive_directory_or_vcs_is_judged(
+    served: Path,
+    index: IndexServer,
+    minted_root: Path,
+    make_venv: MakeVenv,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    entry: str,
+) -> None:
+    """PEP 751 packages may name an ``archive``, a ``directory`` or a ``vcs`` source instead
+    of wheels and an sdist; uv and pip install them. ``verify --lock`` must not skip them:
+    fl-dep, locked with its publisher, swapped for one of these (whose bytes no attestation
+    names) is a downgrade, not "every file checked"."""
+    project = tmp_path / "project"
+    project.mkdir()
+    venv = make_venv()
+    lock = uv_lock(index, project, venv.home)
+    args = attest_args(index, minted_root)
+    assert venv.pip_attest("lock", "--from-lock", "pylock.toml", *args, cwd=project).returncode == 0
+    evil = make_wheel(tmp_path / "evil", DEP, "1.0", module_source="EVIL = 1\n")
+    mirror = IndexServer()  # another host, serving other bytes
+    request.addfinalizer(mirror.close)
+    mirror.add_file(evil)
+    url, sha = mirror.file_url(evil.name), _sha256(evil)
+    source = {
+        "archive": f'archive = {{ url = "{url}", hashes = {{ sha256 = "{sha}" }} }}',
+        "directory": f'directory = {{ path = "{tmp_path / "evil"}" }}',
+        "vcs": 'vcs = { type = "git", url = "https://example.invalid/fl-dep.git", '
+        'commit-id = "0123456789abcdef0123456789abcdef01234567" }',
+    }[entry]
+    text, count = re.subn(
+        r'wheels = \[\{ url = "[^"]*fl_dep-[^\n]*\n', source + "\n", lock.read_text()
+    )
+    assert count == 1, lock.read_text()
+    lock.write_text(text)
+    Pylock.from_dict(parse_toml(text))  # a valid PEP 751 lock
+
+    if entry == "archive":  # what the gate would let through
+        target = make_venv()
+        env = isolated_env(target.home, {"UV_NO_CONFIG": "1", "UV_CACHE_DIR": str(tmp_path / "u")})
+        command = [uv(), "pip", "install", "--python", str(target.python), "-r", "pylock.toml"]
+        command += ["--index-url", index.simple_url]
+        done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "EVIL = 1" in (target.site / "fl_dep.py").read_text()
+
+    gate = venv.pip_attest("verify", "--lock", "pylock.toml", *args, cwd=project)
+
+    assert gate.returncode == 1, gate.output
+    assert re.search(rf"downgrade\s+{DEP} 1.0", gate.stderr), gate.stderr
+    assert re.search(rf"verified\s+{APP} 1.0", gate.stderr), gate.stderr
+    shown = {"archive": "fl_dep-1.0-py3-none-any.whl", "directory": "local source tree"}
+    assert shown.get(entry, "VCS checkout") in gate.stderr

@@ -71,6 +71,9 @@ def _check(
         for package in packages
         for file in package.files
     ]
+    # A vcs or directory source has no file an attestation could name: judged as what it
+    # is (missing; a downgrade where the package is locked with identities), never skipped.
+    planned += [(package, _tree(package)) for package in packages if package.tree]
     # Examined on the checker's threads, judged here one at a time, as the policy must be.
     pending = {id(c): checker.submit(c) for _, c in planned if isinstance(c, Candidate)}
     results: list[FileResult] = []
@@ -80,7 +83,7 @@ def _check(
             if isinstance(item, Candidate)
             else item
         )
-        if result.status is Status.MISSING and not package.index:
+        if result.status is Status.MISSING and not package.index and not package.tree:
             hint = f"{_NO_INDEX}; or {result.hint}" if result.hint else _NO_INDEX
             result = result._replace(hint=hint)
         results.append(result)
@@ -120,6 +123,18 @@ def _candidate(
         advert=match.advert if match is not None else None,
         origin=Origin.LOCAL if file.url.startswith("file:") else Origin.INDEX,
         problem=problem,
+    )
+
+
+def _tree(package: LockedPackage) -> Candidate:
+    return Candidate(
+        package.tree,
+        "",
+        "",
+        package.name,
+        package.version,
+        origin=Origin.LOCAL,
+        tree=package.tree,
     )
 
 
