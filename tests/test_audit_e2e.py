@@ -740,6 +740,29 @@ def test_an_importable_file_no_record_lists_is_found(
     assert "importable file" in result.stderr and "zzz-hook.pth" in result.stderr
 
 
+def test_a_package_that_shadows_a_distributions_top_level_module_is_modified(
+    app_env: Venv, index: IndexServer, minted_root: Path
+) -> None:
+    """'lib' installs the module lib.py at the top of site-packages. A folder lib/ with an
+    __init__.py planted there is what 'import lib' runs (a package comes before a module of
+    the same name), while lib.py and its RECORD stay untouched: not a warning about the
+    environment, but lib's own finding."""
+    planted = app_env.site / "lib"
+    planted.mkdir()
+    (planted / "__init__.py").write_text("PLANTED = True\n")
+    ran = app_env.run("-c", "import lib; print(lib.PLANTED)")
+    assert ran.stdout.strip() == "True", ran.output
+
+    result = audit(app_env, index, minted_root, "--path", str(app_env.site))
+
+    assert result.returncode == 1, result.output
+    assert line(result, "lib") == (
+        f"modified lib 2.0 {planted} is importable but in no RECORD: a file added after install "
+        f"[attestation verified: {LIB_ID}]"
+    )
+    assert line(result, "app") == f"verified app 1.0 {APP_ID}"
+
+
 # -- a lock as the reference ---------------------------------------------------------------
 
 

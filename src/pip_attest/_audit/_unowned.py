@@ -12,7 +12,9 @@ file or package folder there that no distribution's RECORD lists is a finding fo
 distribution (a folder several distributions share, a namespace package, reports it for
 the environment). The site-packages folder itself is reported for the environment only,
 and as a warning: tools that make environments put files there that no RECORD lists
-(``_virtualenv.pth``, say), so it says what is there, to read.
+(``_virtualenv.pth``, say), so it says what is there, to read. The exception is a file or
+package named as a distribution's own top-level module (``six/__init__.py`` next to
+``six.py``): Python imports it instead, so it is that distribution's finding.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def _importable(folder: str, name: str, top: bool) -> bool:
 def find_unowned(dists: Iterable[tuple[InstalledDist, Iterable[str]]]) -> Unowned:
     """``dists``: each distribution with the absolute paths its RECORD lists."""
     owners: dict[str, set[str]] = {}  # folder -> .dist-info paths that own files in it
+    modules: dict[str, set[str]] = {}  # site/top-level module -> the .dist-info paths
     owned: set[str] = set()
     sites: set[str] = set()
     for dist, paths in dists:
@@ -57,6 +60,9 @@ def find_unowned(dists: Iterable[tuple[InstalledDist, Iterable[str]]]) -> Unowne
         sites.add(base)
         for full in paths:
             owned.add(full)
+            if full.startswith(base + os.sep):
+                top = os.path.join(base, _module(full[len(base) + 1 :].split(os.sep, 1)[0]))
+                modules.setdefault(top, set()).add(str(dist.info_dir))
             folder = os.path.dirname(full)
             # Every folder from the file up to site-packages: a package's subfolders, and
             # the folders that hold them, are where a planted package would go.
@@ -82,8 +88,20 @@ def find_unowned(dists: Iterable[tuple[InstalledDist, Iterable[str]]]) -> Unowne
         for name in _listing(site):
             full = os.path.join(site, name)
             if full not in owned and _importable(site, name, top=True):
-                environment.append(full)
+                # Named as one distribution's top-level module or package, it is imported
+                # in its place (a package before a module, an extension before source):
+                # that distribution's finding, as in its own folders.
+                shadowed = modules.get(os.path.join(site, _module(name)), set())
+                if len(shadowed) == 1 and not name.endswith(".pth"):
+                    by_dist.setdefault(next(iter(shadowed)), []).append(full)
+                else:
+                    environment.append(full)
     return Unowned(by_dist, environment[:MAX_LISTED])
+
+
+def _module(name: str) -> str:
+    """The module a top-level file or folder of site-packages is imported as."""
+    return name.split(".", 1)[0]
 
 
 def _listing(folder: str) -> list[str]:
