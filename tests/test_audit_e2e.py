@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -642,6 +643,36 @@ def test_a_launcher_rewritten_with_its_record_row_is_modified(
         "modified app 1.0 ../../../bin/app-cli: not a launcher of app.cli:main: it runs more "
         f"than the launcher of its entry point [attestation verified: {APP_ID}]"
     )
+
+
+@pytest.mark.parametrize("file", ["app-cli", "app-tool"])
+@pytest.mark.parametrize("head", ["env-split", "trampoline"])
+def test_an_interpreter_line_that_runs_a_command_is_modified(
+    app_env: Venv, index: IndexServer, minted_root: Path, tmp_path: Path, file: str, head: str
+) -> None:
+    """The launcher (app-cli) and the #!python script (app-tool) keep every byte after their
+    first line, but that line runs a command first: ``env -S`` splits it into a shell
+    command, and the /bin/sh trampoline execs whatever follows 'exec'. Typing app-cli runs
+    it; what follows is still a perfect launcher, so only the interpreter line tells."""
+    script = app_env.path / "bin" / file
+    marker = tmp_path / "ran"
+    command = f"touch {marker}; exec {app_env.python}"
+    first = {
+        "env-split": f'#!/usr/bin/env -S sh -c "touch {marker}"\n',
+        "trampoline": f"#!/bin/sh\n'''exec' sh -c '{command} \"$0\"' \"$0\" \"$@\"\n' '''\n",
+    }[head]
+    text = first.encode() + script.read_bytes().split(b"\n", 1)[1]
+    script.write_bytes(text)
+    script.chmod(0o755)
+    _record_with(app_env, "app-1.0.dist-info", f"../../../bin/{file}", text)
+    ran = subprocess.run([str(script)], capture_output=True, text=True, check=False)
+    assert ran.returncode == 0 and marker.exists(), ran.stderr
+
+    result = audit(app_env, index, minted_root, "--path", str(app_env.site))
+
+    assert result.returncode == 1, result.output
+    assert line(result, "app").startswith(f"modified app 1.0 ../../../bin/{file}"), result.stderr
+    assert "interpreter" in line(result, "app")
 
 
 def test_a_script_whose_body_changed_with_its_record_row_is_modified(
