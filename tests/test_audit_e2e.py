@@ -788,10 +788,36 @@ def test_a_package_that_shadows_a_distributions_top_level_module_is_modified(
 
     assert result.returncode == 1, result.output
     assert line(result, "lib") == (
-        f"modified lib 2.0 {planted} is importable but in no RECORD: a file added after install "
-        f"[attestation verified: {LIB_ID}]"
+        f"modified lib 2.0 {planted / '__init__.py'} is imported instead of lib.py, and lib's "
+        f"RECORD does not list it [attestation verified: {LIB_ID}]"
     )
     assert line(result, "app") == f"verified app 1.0 {APP_ID}"
+
+
+def test_a_module_shadowed_by_a_file_another_distribution_lists_is_modified(
+    app_env: Venv, index: IndexServer, minted_root: Path, tmp_path: Path
+) -> None:
+    """'plain' has no attestation (missing: a warning by default). Its RECORD now also lists
+    app/cli/__init__.py, planted in app's folder: 'import app.cli' runs it instead of
+    app/cli.py (a package comes before a module), though every file of app is untouched and
+    every file is in some RECORD."""
+    index.add_file(make_wheel(tmp_path / "p", "plain", "1.0"))
+    assert app_env.pip("install", "-i", index.simple_url, "plain").returncode == 0
+    planted = app_env.site / "app" / "cli" / "__init__.py"
+    planted.parent.mkdir()
+    planted.write_text("def main():\n    return 'planted'\n")
+    _record_with(app_env, "plain-1.0.dist-info", "app/cli/__init__.py", planted.read_bytes())
+    ran = app_env.run("-c", "import app.cli; print(app.cli.main())")
+    assert ran.stdout.strip() == "planted", ran.output
+
+    result = audit(app_env, index, minted_root, "--path", str(app_env.site))
+
+    assert result.returncode == 1, result.output
+    assert line(result, "app") == (
+        f"modified app 1.0 {planted} is imported instead of app/cli.py, and app's RECORD "
+        f"does not list it [attestation verified: {APP_ID}]"
+    )
+    assert line(result, "plain").startswith("missing plain 1.0")
 
 
 # -- a lock as the reference ---------------------------------------------------------------
