@@ -429,3 +429,25 @@ def test_a_package_locked_as_an_archive_directory_or_vcs_is_judged(
     assert re.search(rf"verified\s+{APP} 1.0", gate.stderr), gate.stderr
     shown = {"archive": "fl_dep-1.0-py3-none-any.whl", "directory": "local source tree"}
     assert shown.get(entry, "VCS checkout") in gate.stderr
+
+
+def test_annotating_keeps_the_identities_of_a_version_spelt_another_way(
+    served: Path, index: IndexServer, minted_root: Path, make_venv: MakeVenv, tmp_path: Path
+) -> None:
+    """PEP 440 reads 1.00 as 1.0. A lock whose fl-dep version is spelt 1.00 verifies
+    against its identities; annotating it again must keep them, not drop them because the
+    text is not the normalized spelling."""
+    project = tmp_path / "project"
+    project.mkdir()
+    venv = make_venv()
+    lock = uv_lock(index, project, venv.home)
+    args = attest_args(index, minted_root)
+    assert venv.pip_attest("lock", "--from-lock", "pylock.toml", *args, cwd=project).returncode == 0
+    text, count = re.subn(rf'(name = "{DEP}"\nversion = )"1.0"', r'\1"1.00"', lock.read_text())
+    assert count == 1, lock.read_text()
+    lock.write_text(text)
+
+    again = venv.pip_attest("lock", "--from-lock", "pylock.toml", *args, cwd=project)
+
+    assert again.returncode == 0, again.output
+    assert lock.read_text() == text

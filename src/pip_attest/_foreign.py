@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from pip_attest._candidate import Candidate
 from pip_attest._check import Checker
@@ -179,7 +180,9 @@ def annotated(text: str, identities: Mapping[tuple[str, str], tuple[Identity, ..
 
     doc: Any = tomlkit.parse(text)
     for table in doc.get("packages", []):
-        key = (canonicalize_name(str(table.get("name", ""))), str(table.get("version", "")))
+        # The version as parse_lock keys it (1.00 is 1.0): a spelling that missed the key
+        # would drop identities the check has just verified.
+        key = (canonicalize_name(str(table.get("name", ""))), _version(table.get("version")))
         wanted = identities.get(key, ())
         had = table.pop("attestation-identities", None)
         if had:
@@ -195,6 +198,15 @@ def annotated(text: str, identities: Mapping[tuple[str, str], tuple[Identity, ..
             table = entries[-1]
         table.value.body.extend((None, blank) for blank in trailing)
     return str(tomlkit.dumps(doc))
+
+
+def _version(value: object) -> str:
+    if value is None:
+        return ""
+    try:
+        return str(Version(str(value)))
+    except InvalidVersion:
+        return str(value)
 
 
 def _trailing_blank(table: Any) -> list[Any]:
