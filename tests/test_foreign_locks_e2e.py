@@ -297,6 +297,11 @@ GOOD = (
             id="newline-identity",
         ),
         pytest.param(GOOD.replace(SHA, SHA[:-1] + "\\n"), "sha256", id="newline-hash"),
+        pytest.param(
+            GOOD.replace("} }]", f', sha512 = "{"cd" * 64}" }} }}]'),
+            "hash 'sha512' is not sha256",
+            id="second-hash",
+        ),
     ],
 )
 def test_hostile_locks_are_one_line(
@@ -321,3 +326,128 @@ def test_a_lock_that_is_not_utf8_or_huge_is_one_line(
         f.truncate(17 * 1024 * 1024)
     result = cli("lock", "--from-lock", lock)
     assert result.code == 2 and "larger than" in result.err, result.err
+
+
+# -- a lock must not let an installer take other bytes than the ones verified ------------
+
+
+def test_a_second_hash_in_the_lock_cannot_let_other_bytes_past_the_gate(
+    served: Path,
+    index: IndexServer,
+    minted_root: Path,
+    make_venv: MakeVenv,
+    tmp_path: Path,
+) -> None:
+    """Installers accept a file when *any* of its locked hashes matches (pip's
+    ``Hashes.check_against_chunks``, uv alike). A lock whose fl-dep keeps the attested
+    sha256 but adds the sha512 of other bytes, at a URL that serves those bytes, must not
+    pass ``verify --lock``: the gate checked the sha256 only, uv would install the rest."""
+    import hashlib
+
+    project = tmp_path / "project"
+    project.mkdir()
+    venv = make_venv()
+    lock = uv_lock(index, project, venv.home)
+    args = attest_args(index, minted_root)
+    assert venv.pip_attest("lock", "--from-lock", "pylock.toml", *args, cwd=project).returncode == 0
+    original = served / "fl_dep-1.0-py3-none-any.whl"
+    evil = make_wheel(tmp_path / "evil", DEP, "1.0", module_source="EVIL = 1\n")
+    text = lock.read_text()
+    attested = _sha256(original)
+    assert attested in text
+    sha512 = hashlib.sha512(evil.read_bytes()).hexdigest()
+    text = text.replace(index.file_url(original.name), evil.as_uri())
+    text = text.replace(f'sha256 = "{attested}"', f'sha256 = "{attested}", sha512 = "{sha512}"')
+    lock.write_text(text)
+
+    # What the gate would let through: uv installs the other bytes, on the sha512.
+    target = make_venv()
+    env = isolated_env(target.home, {"UV_NO_CONFIG": "1", "UV_CACHE_DIR": str(tmp_path / "uvc")})
+    command = [uv(), "pip", "install", "--python", str(target.python), "-r", "pylock.toml"]
+    command += ["--index-url", index.simple_url]
+    done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "EVIL = 1" in (target.site / "fl_dep.py").read_text()
+
+    gate = venv.pip_attest("verify", "--lock", "pylock.toml", *args, cwd=project)
+
+    assert gate.returncode == 2, gate.output
+    assert "sha512" in gate.stderr and gate.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("entry", ["archive", "directory", "vcs"])
+def test_a_package_locked_as_an_archive_directory_or_vcs_is_judged(
+    served: Path,
+    index: IndexServer,
+    minted_root: Path,
+    make_venv: MakeVenv,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    entry: str,
+) -> None:
+    """PEP 751 packages may name an ``archive``, a ``directory`` or a ``vcs`` source instead
+    of wheels and an sdist; uv and pip install them. ``verify --lock`` must not skip them:
+    fl-dep, locked with its publisher, swapped for one of these (whose bytes no attestation
+    names) is a downgrade, not "every file checked"."""
+    project = tmp_path / "project"
+    project.mkdir()
+    venv = make_venv()
+    lock = uv_lock(index, project, venv.home)
+    args = attest_args(index, minted_root)
+    assert venv.pip_attest("lock", "--from-lock", "pylock.toml", *args, cwd=project).returncode == 0
+    evil = make_wheel(tmp_path / "evil", DEP, "1.0", module_source="EVIL = 1\n")
+    mirror = IndexServer()  # another host, serving other bytes
+    request.addfinalizer(mirror.close)
+    mirror.add_file(evil)
+    url, sha = mirror.file_url(evil.name), _sha256(evil)
+    source = {
+        "archive": f'archive = {{ url = "{url}", hashes = {{ sha256 = "{sha}" }} }}',
+        "directory": f'directory = {{ path = "{tmp_path / "evil"}" }}',
+        "vcs": 'vcs = { type = "git", url = "https://example.invalid/fl-dep.git", '
+        'commit-id = "0123456789abcdef0123456789abcdef01234567" }',
+    }[entry]
+    text, count = re.subn(
+        r'wheels = \[\{ url = "[^"]*fl_dep-[^\n]*\n', source + "\n", lock.read_text()
+    )
+    assert count == 1, lock.read_text()
+    lock.write_text(text)
+    Pylock.from_dict(parse_toml(text))  # a valid PEP 751 lock
+
+    if entry == "archive":  # what the gate would let through
+        target = make_venv()
+        env = isolated_env(target.home, {"UV_NO_CONFIG": "1", "UV_CACHE_DIR": str(tmp_path / "u")})
+        command = [uv(), "pip", "install", "--python", str(target.python), "-r", "pylock.toml"]
+        command += ["--index-url", index.simple_url]
+        done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "EVIL = 1" in (target.site / "fl_dep.py").read_text()
+
+    gate = venv.pip_attest("verify", "--lock", "pylock.toml", *args, cwd=project)
+
+    assert gate.returncode == 1, gate.output
+    assert re.search(rf"downgrade\s+{DEP} 1.0", gate.stderr), gate.stderr
+    assert re.search(rf"verified\s+{APP} 1.0", gate.stderr), gate.stderr
+    shown = {"archive": "fl_dep-1.0-py3-none-any.whl", "directory": "local source tree"}
+    assert shown.get(entry, "VCS checkout") in gate.stderr
+
+
+def test_annotating_keeps_the_identities_of_a_version_spelt_another_way(
+    served: Path, index: IndexServer, minted_root: Path, make_venv: MakeVenv, tmp_path: Path
+) -> None:
+    """PEP 440 reads 1.00 as 1.0. A lock whose fl-dep version is spelt 1.00 verifies
+    against its identities; annotating it again must keep them, not drop them because the
+    text is not the normalized spelling."""
+    project = tmp_path / "project"
+    project.mkdir()
+    venv = make_venv()
+    lock = uv_lock(index, project, venv.home)
+    args = attest_args(index, minted_root)
+    assert venv.pip_attest("lock", "--from-lock", "pylock.toml", *args, cwd=project).returncode == 0
+    text, count = re.subn(rf'(name = "{DEP}"\nversion = )"1.0"', r'\1"1.00"', lock.read_text())
+    assert count == 1, lock.read_text()
+    lock.write_text(text)
+
+    again = venv.pip_attest("lock", "--from-lock", "pylock.toml", *args, cwd=project)
+
+    assert again.returncode == 0, again.output
+    assert lock.read_text() == text

@@ -12,7 +12,7 @@ from pip_attest._provenance import (
     ProvenanceFinder,
     Source,
 )
-from tests.support.index_server import IndexServer
+from tests.support.index_server import Fault, IndexServer
 
 
 def test_pypi_hosts_agree_with_pips_own_models() -> None:
@@ -44,3 +44,33 @@ def test_answers_without_provenance_keep_the_connection() -> None:
 
         assert outcomes == ["none"] * 5
         assert api.connections_of("/integrity/") == 1
+
+
+def test_a_refusal_whose_body_never_ends_is_not_read_on() -> None:
+    """A 404 that states a small Content-Length but comes chunked is read by its chunks,
+    whatever the length said: one that never ends must not be read on (a thread reading
+    until, and after, the time limit, which turned 'no provenance' into a timeout)."""
+    import time
+
+    from pip._internal.network.session import PipSession
+
+    with IndexServer() as api:
+        name = "demo-1.0-py3-none-any.whl"
+        endless = Fault(
+            status=404,
+            oversize=1 << 40,
+            chunked=True,
+            content_length=False,
+            headers=(("Content-Length", "10"),),
+        )
+        api.fault(f"/integrity/demo/1.0/{name}/provenance", endless)
+        session = cast("HttpSession", PipSession(retries=0))
+        finder = ProvenanceFinder(session, integrity_apis=[api.url], timeout=5)
+        source = finder.locate(FileRef(f"{api.url}/files/{name}", name, None, "demo", "1.0"))
+        assert isinstance(source, Source)
+
+        started = time.monotonic()
+        outcome = finder.fetch(source)
+
+        assert outcome.kind == "none", outcome.reason
+        assert time.monotonic() - started < 2

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from pip_attest._candidate import Candidate
 from pip_attest._check import Checker
@@ -71,6 +72,9 @@ def _check(
         for package in packages
         for file in package.files
     ]
+    # A vcs or directory source has no file an attestation could name: judged as what it
+    # is (missing; a downgrade where the package is locked with identities), never skipped.
+    planned += [(package, _tree(package)) for package in packages if package.tree]
     # Examined on the checker's threads, judged here one at a time, as the policy must be.
     pending = {id(c): checker.submit(c) for _, c in planned if isinstance(c, Candidate)}
     results: list[FileResult] = []
@@ -80,7 +84,7 @@ def _check(
             if isinstance(item, Candidate)
             else item
         )
-        if result.status is Status.MISSING and not package.index:
+        if result.status is Status.MISSING and not package.index and not package.tree:
             hint = f"{_NO_INDEX}; or {result.hint}" if result.hint else _NO_INDEX
             result = result._replace(hint=hint)
         results.append(result)
@@ -120,6 +124,18 @@ def _candidate(
         advert=match.advert if match is not None else None,
         origin=Origin.LOCAL if file.url.startswith("file:") else Origin.INDEX,
         problem=problem,
+    )
+
+
+def _tree(package: LockedPackage) -> Candidate:
+    return Candidate(
+        package.tree,
+        "",
+        "",
+        package.name,
+        package.version,
+        origin=Origin.LOCAL,
+        tree=package.tree,
     )
 
 
@@ -164,7 +180,9 @@ def annotated(text: str, identities: Mapping[tuple[str, str], tuple[Identity, ..
 
     doc: Any = tomlkit.parse(text)
     for table in doc.get("packages", []):
-        key = (canonicalize_name(str(table.get("name", ""))), str(table.get("version", "")))
+        # The version as parse_lock keys it (1.00 is 1.0): a spelling that missed the key
+        # would drop identities the check has just verified.
+        key = (canonicalize_name(str(table.get("name", ""))), _version(table.get("version")))
         wanted = identities.get(key, ())
         had = table.pop("attestation-identities", None)
         if had:
@@ -180,6 +198,15 @@ def annotated(text: str, identities: Mapping[tuple[str, str], tuple[Identity, ..
             table = entries[-1]
         table.value.body.extend((None, blank) for blank in trailing)
     return str(tomlkit.dumps(doc))
+
+
+def _version(value: object) -> str:
+    if value is None:
+        return ""
+    try:
+        return str(Version(str(value)))
+    except InvalidVersion:
+        return str(value)
 
 
 def _trailing_blank(table: Any) -> list[Any]:

@@ -42,7 +42,7 @@ class LockedFile:
     filename: str
     url: str
     sha256: str
-    kind: str  # wheel | sdist
+    kind: str  # wheel | sdist | archive (PEP 751's direct-URL archive)
 
 
 @dataclass(slots=True)
@@ -53,6 +53,7 @@ class LockedPackage:
     index: str | None = None
     marker: str | None = None
     identities: tuple[Identity, ...] = ()
+    tree: str = ""  # a vcs or directory source, which no attestation can name
 
 
 def is_lock_path(path: str) -> bool:
@@ -98,6 +99,8 @@ def _package(pkg: Any, where: str) -> LockedPackage:
         index = _checked(where, name, "index", index, ("http", "https", "file"))
     archives: list[tuple[Any, str]] = [(w, "wheel") for w in pkg.wheels or ()]
     archives += [(pkg.sdist, "sdist")] if pkg.sdist is not None else []
+    # A direct-URL archive is a file too: installers take it by its URL and hashes.
+    archives += [(pkg.archive, "archive")] if pkg.archive is not None else []
     files = []
     for archive, kind in archives:
         url = _checked(where, name, "url", archive.url or "", _FILE_SCHEMES)
@@ -106,7 +109,7 @@ def _package(pkg: Any, where: str) -> LockedPackage:
                 f"{where}: {name}: file URL {url[:80]!r} is not on the host of its index "
                 f"{index[:80]!r}"
             )
-        filename = archive.name or _url_name(url)
+        filename = getattr(archive, "name", None) or _url_name(url)
         if not filename or _UNSAFE.search(filename) or "/" in filename:
             raise LockError(f"{where}: {name}: file name {filename[:80]!r} is not a file name")
         files.append(LockedFile(filename, url, _sha256(where, name, archive.hashes), kind))
@@ -117,6 +120,7 @@ def _package(pkg: Any, where: str) -> LockedPackage:
         index=index,
         marker=str(pkg.marker) if pkg.marker is not None else None,
         identities=_identities(where, name, pkg.attestation_identities or ()),
+        tree="VCS checkout" if pkg.vcs else "local source tree" if pkg.directory else "",
     )
 
 
@@ -188,6 +192,14 @@ def _sha256(path: str, name: str, hashes: Mapping[str, str]) -> str:
     digest = hashes.get("sha256", "")
     if not re.fullmatch(r"[0-9a-f]{64}", digest):
         raise LockError(f"{path}: {name}: every file needs a sha256 hash")
+    # pip and uv take a file when *any* of its hashes matches: a second algorithm would let
+    # in other bytes than the verified sha256's.
+    other = sorted(set(hashes) - {"sha256"})
+    if other:
+        raise LockError(
+            f"{path}: {name}: hash {other[0][:20]!r} is not sha256: installers accept a file "
+            "that matches any of its hashes, and only the sha256 is verified"
+        )
     return digest
 
 
@@ -212,11 +224,12 @@ def requirements_for(packages: Sequence[LockedPackage], *, add_index: bool) -> s
                     continue
             except InvalidMarker as err:
                 raise LockError(f"{pkg.name}: bad marker: {err}") from None
-        if not pkg.files:
+        files = [f for f in pkg.files if f.kind != "archive"]
+        if not files:
             raise LockError(
                 f"{pkg.name}: only files with a URL and a sha256 can be installed from a lock"
             )
-        hashes = " ".join(f"--hash=sha256:{f.sha256}" for f in pkg.files)
+        hashes = " ".join(f"--hash=sha256:{f.sha256}" for f in files)
         lines.append(f"{pkg.name}=={pkg.version} {hashes}")
     return "\n".join(lines) + "\n"
 

@@ -308,11 +308,22 @@ _DRAIN_BYTES = 64 * 1024
 def _drain(response: Response) -> None:
     length = response.headers.get("Content-Length", "")
     encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-    if length.isdigit() and int(length) <= _DRAIN_BYTES and encoding in ("", "identity"):
-        # A read that fails drops the connection, as closing it unread would have.
+    # A chunked body is read by its chunks, whatever length is stated: it may never end.
+    chunked = "Transfer-Encoding" in response.headers
+    if (
+        length.isdigit()
+        and int(length) <= _DRAIN_BYTES
+        and encoding in ("", "identity")
+        and not chunked
+    ):
+        # A read that fails drops the connection, as closing it unread would have; so
+        # does stopping at the bound, whatever the body turns out to be.
         with contextlib.suppress(Exception):
-            for _ in response.iter_content(_DRAIN_BYTES):
-                pass
+            read = 0
+            for chunk in response.iter_content(_DRAIN_BYTES):
+                read += len(chunk)
+                if read > _DRAIN_BYTES:
+                    break
 
 
 def _redirect(url: str, origin: urllib.parse.SplitResult, location: str) -> str | Fetched:

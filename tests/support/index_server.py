@@ -106,6 +106,9 @@ class Fault:
     headers: tuple[tuple[str, str], ...] = ()
     # Read the request, then close the connection without answering at all.
     hangup: bool = False
+    # Send the body with Transfer-Encoding: chunked, each piece framed; a Content-Length in
+    # ``headers`` is sent too (a reader then trusts the chunks, not the length).
+    chunked: bool = False
 
 
 @dataclasses.dataclass(slots=True)
@@ -329,6 +332,7 @@ class _Handler(BaseHTTPRequestHandler):
             length if fault.content_length else None,
             head=head,
             drip=fault.drip,
+            chunked=fault.chunked,
         )
         if fault.reset:
             self._reset()
@@ -341,12 +345,15 @@ class _Handler(BaseHTTPRequestHandler):
         *,
         head: bool,
         drip: float | None = None,
+        chunked: bool = False,
     ) -> None:
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         for key, value in response.headers.items():
             self.send_header(key, value)
-        if length is None:
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        elif length is None:
             self.send_header("Connection", "close")
             self.close_connection = True
         else:
@@ -360,7 +367,9 @@ class _Handler(BaseHTTPRequestHandler):
                 if drip is not None and number and closing.wait(drip):
                     self.close_connection = True
                     return
-                self.wfile.write(chunk)
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
         except OSError:
             # The client gave up (a bounded reader, a timeout) or close() cut the
             # connection: both are normal here.

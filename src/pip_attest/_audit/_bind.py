@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -51,14 +50,18 @@ from pip_attest._audit._bytecode import (
 )
 from pip_attest._audit._disk import Disk, Hashed, hash_file, read_file
 from pip_attest._audit._installed import InstalledDist, RecordEntry
-from pip_attest._audit._launcher import MAX_LAUNCHER_BYTES, launcher_problem
+from pip_attest._audit._launcher import (
+    INTERPRETER_LINES,
+    INTERPRETER_PROBLEM,
+    MAX_LAUNCHER_BYTES,
+    launcher_problem,
+)
 from pip_attest._audit._signed import SignedStore
 from pip_attest._text import plain
 
 INSTALLER_FILES = ("INSTALLER", "REQUESTED", "direct_url.json")
 MAX_SCRIPT_BYTES = 64 * 1024 * 1024
 MAX_FINDINGS = 50  # kept per distribution; the count says how many there were
-_TRAMPOLINE = re.compile(rb"\A#!/bin/sh\n'''exec' [^\n]+ \"\$0\" \"\$@\"\n' '''\n\Z")
 
 
 class InstalledFile(NamedTuple):
@@ -324,16 +327,14 @@ def _script_same(file: InstalledFile, rest: tuple[str, int], findings: _Findings
         return False
     sha256, size = rest
     head, tail = content[: len(content) - size], content[len(content) - size :]
-    one_line = head.startswith(b"#!") and head.count(b"\n") == 1 and head.endswith(b"\n")
-    if (
-        len(content) < size
-        or hashlib.sha256(tail).hexdigest() != sha256
-        or not (one_line or _TRAMPOLINE.match(head))
-    ):
+    if len(content) < size or hashlib.sha256(tail).hexdigest() != sha256:
         findings.add(
             f"{plain(file.entry.path, 120)} is not the attested wheel's script "
             "(beyond the #! line an installer writes)"
         )
+        return False
+    if INTERPRETER_LINES.fullmatch(head) is None:
+        findings.add(f"{plain(file.entry.path, 120)}: {INTERPRETER_PROBLEM}")
         return False
     return True
 

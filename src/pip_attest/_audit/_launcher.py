@@ -22,6 +22,18 @@ import ast
 import re
 
 MAX_LAUNCHER_BYTES = 64 * 1024
+# What an installer writes before a launcher's (or a #!python script's) code: "#!" and the
+# interpreter's absolute path, nothing after it (the kernel passes the rest of the line as
+# an argument: "#!/usr/bin/env -S sh -c CMD" runs CMD); or, for a long path or one with
+# spaces, the /bin/sh trampoline exec'ing one path, bare or quoted so that the shell
+# expands nothing in it (uv's relocatable one finds the interpreter next to the launcher).
+_EXEC_PATH = rb"(?:/[A-Za-z0-9_.+,:@%=/-]*|'/[^'\n]*'|\"/[^\"$`\\\n]*\")"
+_RELOCATABLE = rb"\"\$\(dirname -- \"\$\(realpath -- \"\$0\"\)\"\)\"/'[A-Za-z0-9_.-]+'"
+_TRAMPOLINE = re.compile(
+    rb"#!/bin/sh\n'''exec' (?:" + _EXEC_PATH + rb"|" + _RELOCATABLE + rb") \"\$0\" \"\$@\"\n' '''\n"
+)
+INTERPRETER_LINES = re.compile(rb"#!/\S+\n|" + _TRAMPOLINE.pattern)
+INTERPRETER_PROBLEM = "its #! line runs more than an interpreter"
 _ENTRY = re.compile(
     r"^(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+))?\s*(\[[^\]]*\])?\s*$", re.UNICODE
 )
@@ -137,6 +149,9 @@ def launcher_problem(content: bytes, entry_point: str) -> str:
         return f"its entry point {entry_point[:80]!r} names no function"
     if not content.startswith(b"#!"):
         return "it has no #! line"
+    trampoline = _TRAMPOLINE.match(content) is not None
+    if not trampoline and INTERPRETER_LINES.match(content) is None:
+        return INTERPRETER_PROBLEM
     if len(content) > MAX_LAUNCHER_BYTES:
         return f"it is larger than {MAX_LAUNCHER_BYTES} bytes"
     try:
@@ -145,6 +160,9 @@ def launcher_problem(content: bytes, entry_point: str) -> str:
         return "it is not Python"
     body = list(tree.body)
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        if not trampoline:
+            # A string no installer writes there, which a shell named on the #! line runs.
+            return INTERPRETER_PROBLEM
         body = body[1:]  # the /bin/sh trampoline's exec line, a string to Python
     import_name = attr.split(".")[0]
     imported = False

@@ -122,6 +122,19 @@ def audit(
                 HINT_MODIFIED.format(spec=f"{result.project}=={result.version}"),
             )
             result = result._replace(findings=ordered([*result.findings, finding]))
+        shadows = unowned.shadows.get(result.path)
+        if shadows:
+            (shadow, module), more = shadows[0], ""
+            if len(shadows) > 1:
+                more = f" (and {len(shadows) - 1} more)"
+            finding = Finding(
+                AuditStatus.MODIFIED,
+                True,
+                f"{plain(shadow, 160)} is imported instead of {plain(module, 120)}, and "
+                f"{result.project}'s RECORD does not list it{more}",
+                HINT_MODIFIED.format(spec=f"{result.project}=={result.version}"),
+            )
+            result = result._replace(findings=ordered([*result.findings, finding]))
         final.append(result)
     return AuditRun(
         environment, final, unowned.environment, scan_problems, index.index_urls, downloads
