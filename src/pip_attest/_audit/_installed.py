@@ -205,7 +205,7 @@ def _read_dist_info(site: Site, info_dir: Path) -> InstalledDist:
     name, display, version = _name_version(metadata)
     stem = folder[: -len(".dist-info")]
     found = version_after(stem, name)
-    if found is None or not _same_version(found, version):
+    if found is None or not same_version(found, version):
         raise _Bad(
             f"METADATA names {shown(display)} {shown(version)}, but its folder is {shown(folder)}"
         )
@@ -253,7 +253,9 @@ def _name_version(metadata: str) -> tuple[str, str, str]:
     return str(canonicalize_name(name)), name, version
 
 
-def _same_version(a: str, b: str) -> bool:
+def same_version(a: str, b: str) -> bool:
+    """Whether two version strings name one version (compared as text when either
+    does not parse)."""
     try:
         return Version(a) == Version(b)
     except InvalidVersion:

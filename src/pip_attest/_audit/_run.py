@@ -18,9 +18,6 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import NamedTuple
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
-
 from pip_attest._audit._archive import ArchiveError, Manifest, Manifests, local_sha256
 from pip_attest._audit._bind import (
     Binding,
@@ -32,7 +29,8 @@ from pip_attest._audit._bind import (
 )
 from pip_attest._audit._bytecode import MAGIC
 from pip_attest._audit._disk import Disk
-from pip_attest._audit._installed import InstalledDist, ScanProblem, Site, scan
+from pip_attest._audit._installed import InstalledDist, ScanProblem, Site, same_version, scan
+from pip_attest._audit._match import same_wheel_file, searched, wheel_matches
 from pip_attest._audit._model import AuditStatus, DistResult, Finding, ordered
 from pip_attest._audit._unowned import find_unowned
 from pip_attest._audit._where import Environment
@@ -293,7 +291,7 @@ class _Auditor:
         files: list[IndexFile] = pages.files
         origin = "index"
         locked = self.locked.get(name) if self.locked is not None else None
-        if locked is not None and _same_version(locked.version, version):
+        if locked is not None and same_version(locked.version, version):
             adverts = {f.url: f.advert for f in pages.files}
             files = [
                 IndexFile(f.filename, f.url, f.sha256, adverts.get(f.url), "") for f in locked.files
@@ -304,15 +302,15 @@ class _Auditor:
             notes = (f"{name} is {locked_at}; checked against the index",)
         wheels: list[Candidate] = []
         sdists: list[Candidate] = []
-        same_version = 0
+        of_version = 0
         for file in files:
             found, _ = read_for(file.filename, name)
-            if found is None or not _same_version(found, version):
+            if found is None or not same_version(found, version):
                 continue
-            same_version += 1
+            of_version += 1
             candidate = self._candidate(file, name, version)
             if file.filename.endswith(".whl"):
-                if _wheel_matches(file.filename, dist):
+                if wheel_matches(file.filename, dist):
                     wheels.append(candidate)
             else:
                 sdists.append(candidate)
@@ -324,8 +322,8 @@ class _Auditor:
             reason = f"no index to look {name} {version} up on (--no-index)"
             missing = _evidence(EvidenceKind.MISSING, reason)
         else:
-            where = "the lock" if origin == "lock" else _where(pages)
-            tags = " for its tags (its WHEEL file)" if same_version else ""
+            where = "the lock" if origin == "lock" else searched(pages)
+            tags = " for its tags (its WHEEL file)" if of_version else ""
             reason = f"{where} lists no file of {name} {version}{tags}"
             missing = _evidence(EvidenceKind.MISSING, reason)
         return wheels, sdists, origin, missing, notes
@@ -382,7 +380,7 @@ class _Auditor:
             return work._replace(archive_error=str(err))
         binding = bind_wheel(dist, installed, manifest)
         work = work._replace(binding=binding)
-        if binding.ok or not sdists or _same_wheel_file(dist, installed, manifest):
+        if binding.ok or not sdists or same_wheel_file(dist, installed, manifest):
             return work
         # Not this wheel, and its WHEEL file is not the wheel's: built here from the sdist?
         built = self._sdist(dist, installed, sdists[0], origin, notes)
@@ -459,7 +457,12 @@ class _Auditor:
                 more = source.findings_count - 1
                 extra = f" (and {more} more)" if more else ""
                 findings.append(
-                    Finding(AuditStatus.MODIFIED, True, source.findings[0] + extra, _fix_hint(spec))
+                    Finding(
+                        AuditStatus.MODIFIED,
+                        True,
+                        source.findings[0] + extra,
+                        _fix_hint(spec),
+                    )
                 )
         return DistResult(
             dist.name,
@@ -477,37 +480,6 @@ class _Auditor:
 
 def _fix_hint(spec: str) -> str:
     return HINT_MODIFIED.format(spec=spec)
-
-
-def _where(pages: ProjectPages) -> str:
-    shown_ = ", ".join(plain(s, 80) for s in pages.searched[:2])
-    return f"the index ({shown_})" if len(pages.searched) == 1 else f"the indexes ({shown_})"
-
-
-def _same_version(a: str, b: str) -> bool:
-    try:
-        return Version(a) == Version(b)
-    except InvalidVersion:
-        return a == b
-
-
-def _wheel_matches(filename: str, dist: InstalledDist) -> bool:
-    """A wheel of the installed one's tags (its WHEEL file) and build number."""
-    try:
-        _, _, build, tags = parse_wheel_filename(filename)
-    except (InvalidWheelFilename, InvalidVersion):
-        return False
-    number = "".join(str(part) for part in build)
-    return tags == dist.tags and number == dist.build
-
-
-def _same_wheel_file(dist: InstalledDist, installed: Installed, manifest: Manifest) -> bool:
-    """Whether the installed WHEEL file is the wheel's own: then what is installed came from
-    that wheel (or one built the same way), never from a local build of the sdist."""
-    path = f"{dist.info_dir.name}/WHEEL"
-    mine = installed.files.get(path)
-    theirs = manifest.members.get(path)
-    return mine is not None and theirs is not None and mine.hashed.sha256 == theirs[0]
 
 
 __all__ = ["AuditRun", "audit"]
