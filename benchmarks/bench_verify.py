@@ -174,8 +174,8 @@ def bench_checker(root: Path, files: list[File]) -> tuple[float, float]:
         return evidence
 
     # The checker writes cache entries on a thread of its own: their cost is counted too.
-    cold = per_cpu_second(files, one, checker.finish_writes)
-    warm = per_cpu_second(files, one, checker.finish_writes)
+    cold = per_cpu_second(files, one, checker.prover.finish_writes)
+    warm = per_cpu_second(files, one, checker.prover.finish_writes)
     return cold, warm
 
 

@@ -137,7 +137,7 @@ def test_once_a_run_is_over_late_checks_write_no_entries(
     assert verified_by(ran(mine, candidate(wheel))) == [IDENTITY]
 
     assert mine.check(candidate(late)).status is Status.VERIFIED
-    mine.finish_writes()
+    mine.prover.finish_writes()
 
     [entry] = entries()
     assert "cachepkg" in entry.read_text()

@@ -215,7 +215,8 @@ def test_start_up_with_the_variable_unset_imports_no_pip_or_sigstore(
 # pip 26.1+ has started blocking imports, and whether an unrelated import was blocked at exit.
 _LATE_IMPORTS = """
 import atexit, json, runpy, sys
-OURS = ("pip_attest", "sigstore", "pypi_attestations", "cryptography", "pydantic", "packaging")
+OURS = ("pip_attest", "sigstore", "pypi_attestations", "cryptography", "pydantic", "packaging",
+        "filelock", "platformdirs", "tomli", "tomlkit", "requests", "urllib3")
 late, probe_file = [], sys.argv[1]
 def audit(event, args):
     if event == "import" and str(args[0]).split(".")[0] in OURS:
@@ -268,6 +269,9 @@ def test_enforcement_imports_nothing_once_pip_blocks_imports(
     assert probe["blocked"] == expected
     # The results file the hook created for this run is gone (removed at exit, import-free).
     assert list(temp.glob("pip-attest-*")) == []
+    # The first-seen record, written while pip installs, was not lost to the blocker.
+    store = venv.home / "data" / "pip-attest" / "first-seen"
+    assert json.loads((store / "lateimports.json").read_text())
 
 
 def test_a_refusal_from_the_hook_leaves_no_results_file(

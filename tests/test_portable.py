@@ -76,15 +76,41 @@ def test_the_policy_is_found_where_there_is_no_getuid(
 
 
 def test_locks_need_no_fcntl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The store locks come from filelock, which picks the OS's own mechanism; nothing in
-    pip-attest imports fcntl."""
+    """Where there is no fcntl (Windows), the store locks come from filelock, which picks
+    the OS's own mechanism."""
     import filelock
 
-    monkeypatch.setattr(filelock, "FileLock", filelock.SoftFileLock)  # as where fcntl is absent
+    taken: list[str] = []
+
+    class Recording(filelock.SoftFileLock):  # as filelock would pick where fcntl is absent
+        def __init__(self, lock_file: str) -> None:
+            taken.append(lock_file)
+            super().__init__(lock_file)
+
+    monkeypatch.setattr(_fileio, "fcntl", None)
+    monkeypatch.setattr(filelock, "FileLock", Recording)
     with _fileio.locked(tmp_path / ".lock"):
-        assert (tmp_path / ".lock").exists()
-    src = (REPO / "src" / "pip_attest").rglob("*.py")
-    assert not [p for p in src if "import fcntl" in p.read_text()]
+        assert taken == [str(tmp_path / ".lock")]
+
+
+def test_a_lock_excludes_another_process(tmp_path: Path) -> None:
+    """The lock is the kernel's: another process waits for it, and gets it once released."""
+    lock = tmp_path / "store" / ".lock"
+    probe = (
+        "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR)\n"
+        "try:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); print('free')\n"
+        "except BlockingIOError:\n    print('held')\n"
+    )
+    if _fileio.fcntl is None:
+        pytest.skip("no flock on this OS")
+
+    def other() -> str:
+        run = subprocess.run([sys.executable, "-c", probe, str(lock)], capture_output=True)
+        return run.stdout.decode().strip()
+
+    with _fileio.locked(lock):
+        assert other() == "held"
+    assert other() == "free"
 
 
 def test_the_cache_key_is_made_where_there_are_no_hard_links(

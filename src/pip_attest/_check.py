@@ -14,6 +14,7 @@ from pip_attest._background import Pending
 from pip_attest._candidate import Candidate
 from pip_attest._config import Settings
 from pip_attest._examine import Examiner, Found
+from pip_attest._fileio import prepare_locking
 from pip_attest._model import FileResult
 from pip_attest._policy import Policy
 from pip_attest._prove import Prover
@@ -86,15 +87,13 @@ class Checker:
 
     def commit(self, results: list[FileResult]) -> None:
         """The run goes ahead with these results: let the policy remember what it saw
-        (first-seen records). Called once, when the run is past its last refusal, and
-        done on the writer thread while pip installs (a durable write per new project, on
-        pip's thread, cost an install of 91 new projects a few hundred milliseconds);
-        :meth:`close`, or the exit, waits for it."""
+        (first-seen records). Called once, when the run is past its last refusal. The
+        records are written on the writer thread while pip installs (a durable write per
+        new project would otherwise hold pip's thread); :meth:`close`, or the exit, waits
+        for them. What writing needs is imported here, before pip blocks imports."""
+        prepare_locking()
         seen = list(results)
         self.prover.write_later(lambda: self.policy.remember(seen))
-
-    def finish_writes(self, *, last: bool = False) -> None:
-        self.prover.finish_writes(last=last)
 
     def close(self) -> None:
         self.prover.close()

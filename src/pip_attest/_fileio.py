@@ -19,6 +19,13 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+
+fcntl: ModuleType | None
+try:
+    import fcntl
+except ImportError:  # Windows: filelock picks the OS's own mechanism
+    fcntl = None
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = True) -> None:
@@ -120,11 +127,29 @@ def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (a separate ``.lock`` file), on every OS.
 
     The lock dies with its process, so a run killed while holding it cannot wedge the
-    others.
+    others. Where the OS has ``flock`` it is used directly: the lock is then taken with no
+    import, which matters because the first-seen records are written while pip installs,
+    when pip 26.1 and later refuse every new import.
     """
-    # filelock costs tens of milliseconds to import: only a run that writes a store pays.
-    from filelock import FileLock
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path)):
+    if fcntl is None:
+        prepare_locking()
+        from filelock import FileLock
+
+        with FileLock(str(path)):
+            yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def prepare_locking() -> None:
+    """Import what :func:`locked` needs, on the calling thread, before pip blocks imports.
+    Only where there is no ``flock`` (Windows): filelock is deferred as it is costly to
+    import."""
+    if fcntl is None:
+        import filelock  # noqa: F401

@@ -278,6 +278,8 @@ class Policy:
             self._record(name, version, identities)
         except (StoreError, OSError) as err:
             warn(f"could not record {name}'s publishers: {err}")
+        except Exception as err:  # noqa: BLE001 - on the writer thread: never lost unsaid
+            warn(f"could not record {name}'s publishers: {type(err).__name__}: {err}")
 
     def _record(self, name: str, version: str, identities: list[Identity]) -> None:
         exp = self.expected(name)

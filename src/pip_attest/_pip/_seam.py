@@ -156,6 +156,7 @@ def patch_install_command(module: Any) -> None:
     @functools.wraps(run)
     def wrapped_run(self: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
         STATE.dry_run = bool(getattr(options, "dry_run", False))
+        STATE.installs = not STATE.dry_run
         return run(self, options, *args, **kwargs)
 
     setattr(wrapped_run, _MARK, True)
@@ -364,8 +365,8 @@ def _gate(reqs: list[Any], refused: type[Exception]) -> None:
     report_new()
     if STATE.blocking():
         raise refused(refusal_message(STATE.blocking()))
-    if not STATE.dry_run:
-        commit()
+    if not STATE.dry_run and not STATE.installs:
+        commit()  # pip download, pip wheel: past the last refusal (an install checks again)
 
 
 def _wrap_install(req_cls: Any, refused: type[Exception]) -> None:

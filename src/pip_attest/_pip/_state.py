@@ -39,6 +39,7 @@ class State:
         self.on_gate: Callable[[list[dict[str, Any]]], None] | None = None
         self.reported = 0
         self.dry_run = False
+        self.installs = False  # pip install, not a dry run: the first install commits
         # What pip resolved, and what passed the gate: the sets the first install checks.
         self.resolved: list[Any] | None = None
         self.gated: list[Any] | None = None
