@@ -150,9 +150,10 @@ def install_pair(
     cwd: Path,
     *,
     enforce: bool = False,
+    attest_env: Mapping[str, str] | None = None,
 ) -> tuple[Result, Result, Path, Path]:
     """Plain pip and pip-attest (or enforced plain pip) install ``args``, at once, each into
-    its own ``--target``."""
+    its own ``--target``. ``attest_env``: more variables for the guarded side only."""
     plain_dir, attest_dir = tmp_path / "by-pip", tmp_path / "by-pip-attest"
 
     def install(
@@ -162,9 +163,8 @@ def install_pair(
         return lambda: run(*command, env=registry_env(cache, extra), cwd=cwd, timeout=TIMEOUT)
 
     plain = install(venv.pip, plain_dir)
-    attest = (
-        install(venv.pip, attest_dir, ENFORCE) if enforce else install(venv.pip_attest, attest_dir)
-    )
+    guarded = {**(ENFORCE if enforce else {}), **(attest_env or {})}
+    attest = install(venv.pip if enforce else venv.pip_attest, attest_dir, guarded)
     plain_result, attest_result = both(plain, attest)
     return plain_result, attest_result, plain_dir, attest_dir
 
