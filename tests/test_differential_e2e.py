@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,8 +34,11 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from tests.support.differential import (
+    TIMEOUT,
+    assert_same,
     both,
     difference,
+    install_pair,
     installed,
     names,
     summary,
@@ -52,10 +55,8 @@ else:  # pragma: no cover
 pytestmark = [pytest.mark.e2e, pytest.mark.network]
 
 MakeVenv = Callable[..., Venv]
-TIMEOUT = 900  # one install of the big tree, from a cold cache, on a slow runner
 # `pip lock` exists from pip 25.1.
 PIP_LOCK_VERSIONS = tuple(v for v in PIP_VERSIONS if Version(v) >= Version("25.1"))
-ENFORCE = {"PIP_ATTEST_ENFORCE": "1"}
 
 
 @dataclass(frozen=True)
@@ -244,74 +245,6 @@ ENFORCED = [c for c in CASES if c.id in ("requests[socks]", "uvicorn[standard]",
 
 
 # --- Helpers -----------------------------------------------------------------------------
-
-
-def install_pair(
-    venv: Venv,
-    cache: Path,
-    tmp_path: Path,
-    args: Sequence[str],
-    cwd: Path,
-    *,
-    enforce: bool = False,
-) -> tuple[Result, Result, Path, Path]:
-    """Plain pip and pip-attest (or enforced plain pip) install ``args``, at once, each into
-    its own ``--target``."""
-    plain_dir, attest_dir = tmp_path / "by-pip", tmp_path / "by-pip-attest"
-
-    def install(
-        run: Callable[..., Result], target: Path, extra: Mapping[str, str] | None = None
-    ) -> Callable[[], Result]:
-        command = ("install", "--no-compile", "--target", str(target), *args)
-        return lambda: run(*command, env=registry_env(cache, extra), cwd=cwd, timeout=TIMEOUT)
-
-    plain = install(venv.pip, plain_dir)
-    attest = (
-        install(venv.pip, attest_dir, ENFORCE) if enforce else install(venv.pip_attest, attest_dir)
-    )
-    plain_result, attest_result = both(plain, attest)
-    return plain_result, attest_result, plain_dir, attest_dir
-
-
-def assert_same(
-    plain: Result,
-    attest: Result,
-    plain_site: Path,
-    attest_site: Path,
-    *,
-    before: Mapping[str, str] | None = None,
-    local: Sequence[str] = (),
-    who: str = "pip-attest",
-) -> dict[str, str]:
-    """Both exit 0, install the same distributions at the same versions, and pip-attest's
-    summary lists each distribution it installed as missing, none as invalid. ``before``:
-    what the site held before (not checked again); ``local``: projects from local source
-    trees (nothing to attest). Returns what plain pip installed."""
-    by_pip = installed(plain_site)
-    by_attest = installed(attest_site) if attest_site.exists() else {}
-    assert plain.returncode == 0, f"plain pip failed ({plain.returncode}):\n{tail(plain.output)}"
-    assert attest.returncode == 0 and by_pip == by_attest, (
-        f"{who} exited {attest.returncode}; what pip and it installed differs:\n"
-        f"{difference(by_pip, by_attest)}\n"
-        f"{who}'s stderr (tail):\n{tail(attest.stderr)}"
-    )
-    report = summary(attest.stderr)
-    assert report is not None, f"no pip-attest summary on stderr:\n{tail(attest.stderr)}"
-    statuses = report.statuses()
-    assert "invalid" not in report.header and statuses <= {"missing"}, (
-        f"the registry serves no provenance, so every file is 'missing'; got {statuses}:\n"
-        f"{tail(attest.stderr)}"
-    )
-    new = {
-        (name, version)
-        for name, version in by_attest.items()
-        if (before or {}).get(name) != version and name not in local
-    }
-    unlisted = new - report.listed("missing")
-    assert not unlisted, (
-        f"installed but not in pip-attest's summary: {sorted(unlisted)}\n{tail(attest.stderr)}"
-    )
-    return by_pip
 
 
 def assert_meaning(case: Case, dists: Mapping[str, str], attest_stderr: str) -> None:

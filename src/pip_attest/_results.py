@@ -14,12 +14,17 @@ from pip_attest._model import FileResult, Origin, Status
 
 def append_results(path: Path, results: list[FileResult], *, origin: Origin | None = None) -> None:
     """Append results as JSON lines. One ``write`` per line, on an O_APPEND descriptor, so
-    concurrent pip processes of one run cannot interleave their lines."""
+    concurrent pip processes of one run cannot interleave their lines.
+
+    ``origin`` (a build-dependency subprocess's) replaces each result's own: a build
+    dependency is never installed where pip installs, wherever pip took it from (the index,
+    a local file or its wheel cache), and the report must not list it as installed.
+    """
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         for result in results:
             record = result.to_json()
-            if origin is not None and record["origin"] == Origin.INDEX.value:
+            if origin is not None:
                 record["origin"] = origin.value
             os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())
     finally:

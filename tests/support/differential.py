@@ -8,7 +8,7 @@ so ``PyYAML-6.0.4`` and ``pyyaml-6.0.4`` are one distribution, as they are to pi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.parser import HeaderParser
@@ -17,6 +17,12 @@ from typing import TypeVar
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from tests.support.registry import registry_env
+from tests.support.venvs import Result, Venv
+
+TIMEOUT = 900  # one install of the big tree, from a cold cache, on a slow runner
+ENFORCE = {"PIP_ATTEST_ENFORCE": "1"}
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -134,3 +140,71 @@ def both(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
 
 def names(dists: Iterable[str]) -> str:
     return ", ".join(sorted(dists)) or "(none)"
+
+
+def install_pair(
+    venv: Venv,
+    cache: Path,
+    tmp_path: Path,
+    args: Sequence[str],
+    cwd: Path,
+    *,
+    enforce: bool = False,
+    attest_env: Mapping[str, str] | None = None,
+) -> tuple[Result, Result, Path, Path]:
+    """Plain pip and pip-attest (or enforced plain pip) install ``args``, at once, each into
+    its own ``--target``. ``attest_env``: more variables for the guarded side only."""
+    plain_dir, attest_dir = tmp_path / "by-pip", tmp_path / "by-pip-attest"
+
+    def install(
+        run: Callable[..., Result], target: Path, extra: Mapping[str, str] | None = None
+    ) -> Callable[[], Result]:
+        command = ("install", "--no-compile", "--target", str(target), *args)
+        return lambda: run(*command, env=registry_env(cache, extra), cwd=cwd, timeout=TIMEOUT)
+
+    plain = install(venv.pip, plain_dir)
+    guarded = {**(ENFORCE if enforce else {}), **(attest_env or {})}
+    attest = install(venv.pip if enforce else venv.pip_attest, attest_dir, guarded)
+    plain_result, attest_result = both(plain, attest)
+    return plain_result, attest_result, plain_dir, attest_dir
+
+
+def assert_same(
+    plain: Result,
+    attest: Result,
+    plain_site: Path,
+    attest_site: Path,
+    *,
+    before: Mapping[str, str] | None = None,
+    local: Sequence[str] = (),
+    who: str = "pip-attest",
+) -> dict[str, str]:
+    """Both exit 0, install the same distributions at the same versions, and pip-attest's
+    summary lists each distribution it installed as missing, none as invalid. ``before``:
+    what the site held before (not checked again); ``local``: projects from local source
+    trees (nothing to attest). Returns what plain pip installed."""
+    by_pip = installed(plain_site)
+    by_attest = installed(attest_site) if attest_site.exists() else {}
+    assert plain.returncode == 0, f"plain pip failed ({plain.returncode}):\n{tail(plain.output)}"
+    assert attest.returncode == 0 and by_pip == by_attest, (
+        f"{who} exited {attest.returncode}; what pip and it installed differs:\n"
+        f"{difference(by_pip, by_attest)}\n"
+        f"{who}'s stderr (tail):\n{tail(attest.stderr)}"
+    )
+    report = summary(attest.stderr)
+    assert report is not None, f"no pip-attest summary on stderr:\n{tail(attest.stderr)}"
+    statuses = report.statuses()
+    assert "invalid" not in report.header and statuses <= {"missing"}, (
+        f"the registry serves no provenance, so every file is 'missing'; got {statuses}:\n"
+        f"{tail(attest.stderr)}"
+    )
+    new = {
+        (name, version)
+        for name, version in by_attest.items()
+        if (before or {}).get(name) != version and name not in local
+    }
+    unlisted = new - report.listed("missing")
+    assert not unlisted, (
+        f"installed but not in pip-attest's summary: {sorted(unlisted)}\n{tail(attest.stderr)}"
+    )
+    return by_pip
