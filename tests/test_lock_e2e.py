@@ -327,3 +327,36 @@ def test_extra_locks_the_projects_optional_dependencies(
     locked = identities(read(project / "pylock.toml"))
     assert sorted(locked) == ["app-a", "app-b"]  # the project itself is not an index file
     assert locked["app-a"][0]["repository"] == "example/app-a"
+
+
+@pytest.mark.parametrize(
+    ("spelling", "written"),
+    [
+        (("-opylock.dev.toml",), "pylock.dev.toml"),
+        (("-o=pylock.dev.toml",), "pylock.dev.toml"),
+        # pip's own output option, abbreviated or grouped: pip-attest's lock still wins.
+        (("--outp", "pylock.evil.toml"), "pylock.toml"),
+        (("-qo", "pylock.evil.toml"), "pylock.toml"),
+    ],
+)
+def test_every_spelling_of_the_output_gets_the_checked_lock(
+    make_venv: MakeVenv,
+    index: IndexServer,
+    sigstore_instance: ThrowawaySigstore,
+    minted_root: Path,
+    tmp_path: Path,
+    spelling: tuple[str, ...],
+    written: str,
+) -> None:
+    serve(index, sigstore_instance, tmp_path, "app-a", "1.0", github("example/app-a"))
+    venv = make_venv()
+    project = tmp_path / "project"
+    project.mkdir()
+
+    result = lock(venv, index, project, *spelling, "app-a", root=minted_root)
+
+    assert result.returncode == 0, result.output
+    assert sorted(p.name for p in project.iterdir()) == [written]
+    assert identities(read(project / written))["app-a"] == [
+        {"kind": "GitHub", "repository": "example/app-a", "workflow": "release.yml"}
+    ]

@@ -63,8 +63,12 @@ def resolve_and_verify(pip_args: list[str], out: Path) -> LockRun:
             os.close(fd)
             target = Path(name)
             try:
-                run = _run.guarded("lock", ["-o", str(target), *pip_args], quiet_stdout=True)
+                run = _run.guarded("lock", _last_output(pip_args, target), quiet_stdout=True)
                 ok = run.rc == 0
+                if ok and target.stat().st_size == 0:
+                    raise UsageError(
+                        "pip wrote its lock somewhere else: name the lock file with -o FILE"
+                    )
                 resolved = parse_pip_lock(read_toml(target, "pip's lock output")) if ok else []
             finally:
                 target.unlink(missing_ok=True)
@@ -79,6 +83,14 @@ def resolve_and_verify(pip_args: list[str], out: Path) -> LockRun:
         return LockRun(run.records, [], run.rc, pip_version)
     results, packages = _check_resolved(resolved, Settings.from_env())
     return LockRun([r.to_json() for r in results], packages, 0, pip_version)
+
+
+def _last_output(pip_args: list[str], target: Path) -> list[str]:
+    """pip's arguments with ``-o target`` last among its options: an output option of the
+    user's in any spelling pip accepts (``-qoFILE``, ``--outp FILE``) cannot send pip's
+    unchecked lock elsewhere."""
+    end = pip_args.index("--") if "--" in pip_args else len(pip_args)
+    return [*pip_args[:end], "-o", str(target), *pip_args[end:]]
 
 
 def _check_resolved(

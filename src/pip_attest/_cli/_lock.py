@@ -75,11 +75,13 @@ def _take_lock_flags(argv: Sequence[str]) -> LockFlags:
     mode, rest = "write", []
     it = iter(argv)
     for arg in it:
+        if arg.startswith("-o") and len(arg) > 2:  # -oFILE, -o=FILE: pip's spellings too
+            arg = "-o=" + arg[2:].removeprefix("=")
         flag, eq, value = arg.partition("=")
         if arg == "--":
             rest.extend([arg, *it])
             break
-        if arg in names or (eq and flag in names and flag != "-o"):
+        if arg in names or (eq and flag in names):
             if not eq:
                 value = next(it, None) or ""
                 if not value or value.startswith("-"):
