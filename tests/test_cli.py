@@ -407,3 +407,19 @@ def test_split_switch_with_a_value_is_a_usage_error() -> None:
 def test_install_with_a_missing_value_exits_2_before_running_pip(cli: Callable[..., Run]) -> None:
     line = one_error_line(cli("install", "demo", "--publisher"))
     assert line == "pip-attest: error: --publisher needs a value"
+
+
+def test_two_integrity_apis_are_a_usage_error(cli: Callable[..., Run], tmp_path: Path) -> None:
+    wheel = tmp_path / "demo-1.0-py3-none-any.whl"
+    wheel.write_bytes(b"not read")
+    run = cli(
+        "verify",
+        "--integrity-api",
+        "http://127.0.0.1:9/a",
+        "--integrity-api",
+        "http://127.0.0.1:9/b",
+        str(wheel),
+    )
+    assert one_error_line(run) == (
+        "pip-attest: error: PIP_ATTEST_INTEGRITY_API (--integrity-api) names 2 URLs: give one"
+    )

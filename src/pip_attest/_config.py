@@ -204,10 +204,19 @@ class Settings(NamedTuple):
             lock_file=_env.path(env, _env.LOCK),
             sources=sources,
             trust_root=_env.path(env, _env.TRUST_ROOT),
-            integrity_apis=tuple(_env.words(env.get(_env.INTEGRITY_API, ""))),
+            integrity_apis=_integrity_apis(env),
             timeout=_timeout(env),
             results_file=_env.path(env, _env.RESULTS_FILE),
         )
+
+
+def _integrity_apis(env: Mapping[str, str]) -> tuple[str, ...]:
+    apis = tuple(_env.words(env.get(_env.INTEGRITY_API, "")))
+    if len(apis) > 1:  # which one answers for a file would be a guess: one, or none
+        raise UsageError(
+            f"{_env.INTEGRITY_API} (--integrity-api) names {len(apis)} URLs: give one"
+        )
+    return apis
 
 
 def _timeout(env: Mapping[str, str]) -> float:
