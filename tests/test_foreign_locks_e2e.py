@@ -225,6 +225,24 @@ def test_a_pip_lock_goes_through_the_same_steps(
     assert {APP, DEP} <= target.installed()
 
 
+def test_an_index_that_writes_its_hashes_in_upper_case_gates_the_same(
+    served: Path, index: IndexServer, minted_root: Path, make_venv: MakeVenv, tmp_path: Path
+) -> None:
+    """pip compares hex digests in any case: so does the gate (no false 'another sha256')."""
+    project = tmp_path / "project"
+    project.mkdir()
+    venv = make_venv(PIP_NEWEST)
+    made = venv.pip("lock", "-o", "pylock.toml", "--index-url", index.simple_url, APP, cwd=project)
+    assert made.returncode == 0, made.output
+    index.upper_case_hashes = True
+    args = attest_args(index, minted_root)
+
+    gated = venv.pip_attest("verify", "--lock", "pylock.toml", *args, cwd=project)
+
+    assert gated.returncode == 0, gated.output
+    assert "2 verified" in gated.stderr, gated.stderr
+
+
 def test_a_file_with_no_provenance_anywhere_names_the_option_that_would_help(
     index: IndexServer, make_venv: MakeVenv, tmp_path: Path
 ) -> None:

@@ -213,9 +213,7 @@ class Settings(NamedTuple):
 def _integrity_apis(env: Mapping[str, str]) -> tuple[str, ...]:
     apis = tuple(_env.words(env.get(_env.INTEGRITY_API, "")))
     if len(apis) > 1:  # which one answers for a file would be a guess: one, or none
-        raise UsageError(
-            f"{_env.INTEGRITY_API} (--integrity-api) names {len(apis)} URLs: give one"
-        )
+        raise UsageError(f"{_env.INTEGRITY_API} (--integrity-api) names {len(apis)} URLs: give one")
     return apis
 
 

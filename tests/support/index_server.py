@@ -430,6 +430,8 @@ class IndexServer:
         self.formats: set[Format] = set(formats)
         self.pypi_caching = pypi_caching
         self.latency = latency
+        # Hex digests in upper case on the project pages, as some indexes write them.
+        self.upper_case_hashes = False
         self._lock = threading.Lock()
         self._files: dict[str, _File] = {}
         self._faults: dict[str, _FaultSlot] = {}
@@ -714,7 +716,7 @@ class IndexServer:
         item: dict[str, Any] = {
             "filename": entry.filename,
             "url": self.file_url(entry.filename),
-            "hashes": {"sha256": entry.sha256},
+            "hashes": {"sha256": self._listed_sha256(entry)},
             "size": len(entry.data),
             "yanked": entry.yanked,
             "provenance": self._advertised(entry),
@@ -727,8 +729,11 @@ class IndexServer:
             item["core-metadata"] = item["dist-info-metadata"] = digest
         return item
 
+    def _listed_sha256(self, entry: _File) -> str:
+        return entry.sha256.upper() if self.upper_case_hashes else entry.sha256
+
     def _html_link(self, entry: _File) -> str:
-        attrs = {"href": f"{self.file_url(entry.filename)}#sha256={entry.sha256}"}
+        attrs = {"href": f"{self.file_url(entry.filename)}#sha256={self._listed_sha256(entry)}"}
         if entry.requires_python is not None:
             attrs["data-requires-python"] = entry.requires_python
         if entry.yanked is not False:

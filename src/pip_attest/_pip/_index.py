@@ -33,6 +33,13 @@ class IndexFile(NamedTuple):
     page_url: str
 
 
+def listed(link: Any, page_url: str) -> IndexFile:
+    """What a page's link says of its file; the sha256 in lower case, as pip compares it."""
+    url = link.url_without_fragment
+    sha256 = link.hash if getattr(link, "hash_name", None) == "sha256" else ""
+    return IndexFile(link.filename, url, (sha256 or "").lower(), STATE.adverts.get(url), page_url)
+
+
 class Index:
     """The indexes ``pip_args`` name (``-i``, ``--extra-index-url``, ``--no-index`` and the
     rest of pip's index options), read through pip."""
@@ -87,13 +94,7 @@ class Index:
             if page is None:
                 self._pages[location] = None
                 return None
-            files = []
-            for link in self._parse_links(page):
-                url = link.url_without_fragment
-                sha256 = link.hash if getattr(link, "hash_name", None) == "sha256" else ""
-                advert = STATE.adverts.get(url)
-                files.append(IndexFile(link.filename, url, sha256 or "", advert, location))
-            self._pages[location] = files
+            self._pages[location] = [listed(link, location) for link in self._parse_links(page)]
         return self._pages[location]
 
     def close(self) -> None:

@@ -23,8 +23,7 @@ from packaging.utils import canonicalize_name
 
 from pip_attest._errors import PipSeamError
 from pip_attest._names import is_archive
-from pip_attest._pip._index import Index, IndexFile
-from pip_attest._pip._state import STATE
+from pip_attest._pip._index import Index, IndexFile, listed
 from pip_attest._text import one_line
 
 
@@ -107,14 +106,7 @@ class Pages(Index):
     def _parsed(
         self, page: Any, page_url: str, keep: Callable[[str], bool] | None
     ) -> list[IndexFile]:
-        found = []
-        for link in self._links(page, keep):
-            url = link.url_without_fragment
-            sha256 = link.hash if getattr(link, "hash_name", None) == "sha256" else ""
-            found.append(
-                IndexFile(link.filename, url, sha256 or "", STATE.adverts.get(url), page_url)
-            )
-        return found
+        return [listed(link, page_url) for link in self._links(page, keep)]
 
     def _links(self, page: Any, keep: Callable[[str], bool] | None) -> Iterable[Any]:
         """pip's links of a page. For a PEP 691 JSON page with ``keep``, the page's JSON is
