@@ -423,3 +423,14 @@ def test_two_integrity_apis_are_a_usage_error(cli: Callable[..., Run], tmp_path:
     assert one_error_line(run) == (
         "pip-attest: error: PIP_ATTEST_INTEGRITY_API (--integrity-api) names 2 URLs: give one"
     )
+
+
+@pytest.mark.parametrize("command", ["install", "lock"])
+def test_a_malformed_trust_root_is_a_usage_error_before_pip_runs(
+    cli: Callable[..., Run], tmp_path: Path, command: str
+) -> None:
+    root = tmp_path / "trusted_root.json"
+    root.write_text("{not json")
+    run = cli(command, "--trust-root", str(root), "--no-index", "demo")
+    line = one_error_line(run)
+    assert line.startswith(f"pip-attest: error: trust root {root}: not a Sigstore trusted root")

@@ -20,7 +20,7 @@ from typing import TextIO
 
 from pip_attest import _env
 from pip_attest._config import Settings
-from pip_attest._errors import Error, UsageError
+from pip_attest._errors import UsageError
 from pip_attest._trust import describe, ensure_root
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_PIP, EXIT_REPORT = 0, 1, 2, 3, 4
@@ -128,11 +128,10 @@ def check_output(output: Path | None) -> None:
 
 
 def warn_stale_root(settings: Settings) -> Path:
+    """The run's trust root, read before pip runs: one that is no trusted root at all is a
+    usage error (exit 2) here, not a refusal of every file later."""
     path = ensure_root(settings.trust_root)
-    try:
-        info = describe(path)
-    except Error:
-        return path
+    info = describe(path)
     if info.is_stale():
         age = info.age()
         days = f"{age.days} days" if age is not None else "an unknown time"

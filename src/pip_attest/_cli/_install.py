@@ -79,7 +79,8 @@ def cmd_install(argv: Sequence[str]) -> int:
         code, outcome = EXIT_PIP, "pip-failed"
     else:
         code, outcome = EXIT_OK, "ok"
-    sys.stderr.write(render_text(records, installed=False if code == EXIT_REFUSED else None))
+    nothing = code == EXIT_REFUSED and not run.installed  # else pip's error said what was
+    sys.stderr.write(render_text(records, installed=False if nothing else None))
     if code == EXIT_PIP:
         print(f"pip-attest: pip exited with status {run.rc}", file=sys.stderr)
     if fmt != "json":

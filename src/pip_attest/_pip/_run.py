@@ -32,6 +32,7 @@ class PipRun(NamedTuple):
     rc: int
     records: list[dict[str, Any]]
     pip_version: str
+    installed: tuple[str, ...] = ()  # what pip had installed, in this process, at the end
 
 
 class Seen(NamedTuple):
@@ -68,7 +69,7 @@ def guarded(command: str, pip_args: list[str], *, quiet_stdout: bool) -> PipRun:
         records = read_results(results)
     finally:
         results.unlink(missing_ok=True)
-    return PipRun(rc, records, pip_version)
+    return PipRun(rc, records, pip_version, tuple(_seam.STATE.installed))
 
 
 def run_pip(command: str, pip_args: list[str], settings: Settings, *, quiet_stdout: bool) -> int:
