@@ -878,3 +878,19 @@ def test_an_entry_written_under_another_key_is_a_miss(tmp_path: Path) -> None:
     for edit in ({"mac": None}, {"publishers": [{"kind": "GitHub", "repository": "x/y"}]}):
         path.write_text(json.dumps({**doc, **edit}))
         assert _cache.VerificationCache(tmp_path, b"\x01" * 32).get(key) is None
+
+
+def test_a_source_rebuilt_past_the_cap_keeps_its_latest_wheels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pip_attest._store import BuiltWheels
+
+    monkeypatch.setattr(BuiltWheels, "MAX_WHEELS", 3)
+    built = BuiltWheels(tmp_path)
+    source = "ab" * 32
+    wheels = ["f" * 64, "0" * 64, "9" * 64, "1" * 64]  # built in this order: not sorted
+    for wheel in wheels:
+        built.add(source, wheel)
+    assert built.wheels(source) == tuple(wheels[1:])
+    assert not built.vouches(source, wheels[0])
+    assert built.vouches(source, wheels[-1].upper())

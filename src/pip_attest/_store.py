@@ -267,23 +267,25 @@ class BuiltWheels:
             raise StoreError(f"{source_sha256!r} is not a sha256")
         return self.root / source_sha256[:2] / f"{source_sha256}.json"
 
-    def wheels(self, source_sha256: str) -> frozenset[str]:
-        """The wheels built from this source; empty when nothing is on record."""
+    def wheels(self, source_sha256: str) -> tuple[str, ...]:
+        """The wheels built from this source, oldest first; empty when nothing is on record."""
         try:
             path = self._path(source_sha256.lower())
         except StoreError:
-            return frozenset()
+            return ()
         data = read_regular(path, self.MAX_BYTES)
         try:
             doc = json.loads(data) if data is not None else None
         except (ValueError, RecursionError):
-            return frozenset()
+            return ()
         if not isinstance(doc, dict) or doc.get("format") != self.FORMAT:
-            return frozenset()
+            return ()
         wheels = doc.get("wheels")
         if not isinstance(wheels, list):
-            return frozenset()
-        return frozenset(w for w in wheels if isinstance(w, str) and _SHA256.fullmatch(w))
+            return ()
+        return tuple(
+            dict.fromkeys(w for w in wheels if isinstance(w, str) and _SHA256.fullmatch(w))
+        )
 
     def vouches(self, source_sha256: str, wheel_sha256: str) -> bool:
         return wheel_sha256.lower() in self.wheels(source_sha256)
@@ -300,7 +302,7 @@ class BuiltWheels:
             if wheel in known:
                 return
             # The newest last; a source rebuilt more often than this keeps its latest ones.
-            wheels = [*sorted(known), wheel][-self.MAX_WHEELS :]
+            wheels = [*known, wheel][-self.MAX_WHEELS :]
             doc = {"format": self.FORMAT, "wheels": wheels}
             atomic_write(path, (json.dumps(doc) + "\n").encode(), mode=0o600)
 
