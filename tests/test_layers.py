@@ -159,19 +159,18 @@ def test_every_module_has_a_layer(graph: dict[str, set[str]]) -> None:
         _layer_of(module)
 
 
-def test_no_import_points_up(graph: dict[str, set[str]]) -> None:
-    upward = [
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return [
         f"{module} ({LAYERS[_layer_of(module)][0]}) imports {dep} ({LAYERS[_layer_of(dep)][0]})"
         for module, deps in sorted(graph.items())
         for dep in sorted(deps)
         if _layer_of(dep) > _layer_of(module)
     ]
-    assert upward == []
 
 
-def test_no_cycle(graph: dict[str, set[str]]) -> None:
+def cycles_in(graph: dict[str, set[str]]) -> list[list[str]]:
     # The package itself is imported first by every submodule; its own imports must only
-    # point down (checked above), so it is left out of the cycle search.
+    # point down (checked apart), so it is left out of the cycle search.
     edges = {m: {d for d in deps if d != "pip_attest"} for m, deps in graph.items()}
     state: dict[str, int] = {}
     path: list[str] = []
@@ -180,7 +179,7 @@ def test_no_cycle(graph: dict[str, set[str]]) -> None:
     def visit(node: str) -> None:
         state[node] = 1
         path.append(node)
-        for dep in sorted(edges[node]):
+        for dep in sorted(edges.get(node, ())):
             if state.get(dep) == 1:
                 cycles.append([*path[path.index(dep) :], dep])
             elif dep not in state:
@@ -191,22 +190,43 @@ def test_no_cycle(graph: dict[str, set[str]]) -> None:
     for module in sorted(edges):
         if module not in state:
             visit(module)
-    assert cycles == []
+    return cycles
 
 
-def test_the_test_would_see_a_cycle_and_an_upward_import() -> None:
-    """The checks above can fail: a made-up pair of modules shows both."""
-    modules = {"pip_attest._names": Path("a.py"), "pip_attest._cli": Path("b.py")}
-    tree = ast.parse("def f():\n    from pip_attest import _cli\n")
-    nodes = _runtime_nodes(tree)
-    found = {
-        f"{n.module}.{a.name}"
-        for n in nodes
-        if isinstance(n, ast.ImportFrom)
-        for a in n.names
-        if f"{n.module}.{a.name}" in modules
+def test_no_import_points_up(graph: dict[str, set[str]]) -> None:
+    assert upward_imports(graph) == []
+
+
+def test_no_cycle(graph: dict[str, set[str]]) -> None:
+    assert cycles_in(graph) == []
+
+
+def test_the_test_would_see_a_cycle_and_an_upward_import(tmp_path: Path) -> None:
+    """The checks above can fail: made-up modules show an upward import made inside a
+    function, a cycle, and an import only a type checker sees left out."""
+    names, cli = tmp_path / "names.py", tmp_path / "cli.py"
+    names.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from pip_attest import _policy\n"
+        "def f():\n    from pip_attest import _cli\n"
+    )
+    cli.write_text("from pip_attest._names import x\n")
+    modules = {
+        "pip_attest._names": names,
+        "pip_attest._cli": cli,
+        "pip_attest._policy": tmp_path / "policy.py",
     }
-    assert found == {"pip_attest._cli"}
-    assert _layer_of("pip_attest._cli") > _layer_of("pip_attest._names")
-    hidden = ast.parse("if TYPE_CHECKING:\n    from pip_attest import _cli\n")
-    assert not [n for n in _runtime_nodes(hidden) if isinstance(n, ast.ImportFrom)]
+    graph = {
+        name: _imports(name, path, modules)
+        for name, path in modules.items()
+        if name != "pip_attest._policy"
+    }
+    assert graph == {
+        "pip_attest._names": {"pip_attest._cli"},
+        "pip_attest._cli": {"pip_attest._names"},
+    }
+    assert upward_imports(graph) == [
+        f"pip_attest._names ({LAYERS[_layer_of('pip_attest._names')][0]}) imports "
+        f"pip_attest._cli ({LAYERS[_layer_of('pip_attest._cli')][0]})"
+    ]
+    assert cycles_in(graph) == [["pip_attest._cli", "pip_attest._names", "pip_attest._cli"]]

@@ -413,7 +413,7 @@ class VerificationCache:
             if now < until <= now + MAX_FRESH_SECONDS:
                 doc.update(provenance_url=url, stored=now, fresh_until=until)
         doc["mac"] = _mac(self.mac_key, doc)
-        # Compact: only then does json use its C encoder (a third of a write's Python time).
+        # Compact: only then does json use its C encoder.
         data = (json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
         try:
             atomic_write(self.path(key), data, mode=0o600, durable=False)

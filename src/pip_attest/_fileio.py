@@ -109,8 +109,8 @@ _serial = itertools.count()
 
 def _create_beside(path: Path) -> tuple[int, str]:
     """A new, empty temporary file in ``path``'s folder, named after this process and
-    thread: tempfile.mkstemp draws random names in Python, a third of a small write's
-    time. A name taken (a crashed process's leftover) or too long for the file system
+    thread: tempfile.mkstemp draws random names in Python, slow next to a small write.
+    A name taken (a crashed process's leftover) or too long for the file system
     falls back to mkstemp."""
     unique = f"{os.getpid()}-{threading.get_ident()}-{next(_serial)}"
     tmp = f"{path.parent}{os.sep}.{path.name}.{unique}.tmp"

@@ -176,7 +176,7 @@ def annotated(text: str, identities: Mapping[tuple[str, str], tuple[Identity, ..
     """The lock ``text`` with each package's ``attestation-identities`` set to the ones
     given (removed where there are none), and every other byte as it was: the blank lines
     that end a package's table stay after its identities."""
-    import tomlkit  # tens of milliseconds to import: only when a lock is written
+    import tomlkit  # costly to import: only when a lock is written
 
     doc: Any = tomlkit.parse(text)
     for table in doc.get("packages", []):

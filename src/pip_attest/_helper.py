@@ -1,7 +1,7 @@
 """The parent's side of the verification helper (:mod:`pip_attest._helper_main`).
 
-Importing sigstore and pypi-attestations costs a third of a second of CPU or more, and each
-attestation over a millisecond more. Done in pip's process, that time is added to the
+Importing sigstore and pypi-attestations is costly in CPU, and so is each attestation.
+Done in pip's process, that time is added to the
 install: threads do not help, since both pip and the import hold the GIL. The helper process
 does it on another core while pip goes on resolving and downloading; pip's process never
 imports any cryptography, and only waits at the gate if the helper is still busy.

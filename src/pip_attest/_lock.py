@@ -72,7 +72,7 @@ def parse_lock(doc: Mapping[str, Any], where: str) -> list[LockedPackage]:
     """A lock document's packages, validated: by packaging.pylock, then by what pip-attest
     needs to trust a lock written by any tool (plain URLs, sha256 hashes, files on their
     index's host, no package twice, identities with known keys only)."""
-    # packaging.pylock costs tens of milliseconds to import: only when a lock is read.
+    # packaging.pylock is costly to import: only when a lock is read.
     from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
 
     try:
@@ -297,7 +297,7 @@ def parse_pip_lock(doc: Mapping[str, Any]) -> list[Resolved]:
 def render_lock(packages: Sequence[LockedPackage]) -> str:
     """Deterministic PEP 751 text: sorted packages, sorted files, no timestamps. Written
     with tomlkit, which escapes every value as TOML requires."""
-    import tomlkit  # tens of milliseconds to import: only a run that writes a lock pays
+    import tomlkit  # costly to import: only a run that writes a lock pays
 
     doc = tomlkit.document()
     doc["lock-version"] = "1.0"

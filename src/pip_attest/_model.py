@@ -23,10 +23,6 @@ class Artifact(NamedTuple):
     project: str
     version: str
 
-    @classmethod
-    def from_path(cls, path: Path, project: str, version: str) -> Artifact:
-        return cls(path.name, sha256_file(path), project, version)
-
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()

@@ -11,7 +11,7 @@ a test (tests/test_trust.py) fails on any sigstore version not listed in :data:`
   a root is installed, so that an unusable root fails then, with one line, rather than at
   the first attestation.
 
-Importing this module imports sigstore (hundreds of milliseconds): its callers import it
+Importing this module imports sigstore, which is costly: its callers import it
 only when they install or refresh a trust root.
 """
 

@@ -1,6 +1,6 @@
 """The verification helper's process, and the one started before pip-attest loads.
 
-Loading sigstore takes the verification helper a third of a second or more of CPU. Every
+Loading sigstore is costly in CPU for the verification helper. Every
 millisecond it starts sooner is one pip may not wait for at the gate, so for ``install`` and
 ``lock`` it is started before the rest of pip-attest (or pip) is imported: this module is
 imported first, and stays light (the standard library, and the run memo).
@@ -60,7 +60,7 @@ _EARLY_LOCK = threading.Lock()
 
 
 def spawn_helper(trust_root: Path | None) -> tuple[subprocess.Popen[bytes], IO[bytes] | None]:
-    """Start ``pip_attest._worker.main`` in a new interpreter; it loads sigstore while the
+    """Start ``pip_attest._helper_main.main`` in a new interpreter; it loads sigstore while the
     caller goes on. ``trust_root`` None: the helper uses pip-attest's cached root.
 
     -I -S: none of the user's environment or site hooks; the parent's sys.path instead, so

@@ -142,7 +142,7 @@ _ACCEPT_ANY: VerificationPolicy = _AcceptAnySigner()
 
 def _build_keyrings_once(root: TrustedRoot) -> None:
     """sigstore asks the root for its CT and Rekor keyrings for every bundle, and each call
-    parses every key again (10 to 20% of a verification). For one run they depend on the
+    parses every key again, a sizeable share of a verification. For one run they depend on the
     root and the purpose alone: build each once."""
     for name in ("ct_keyring", "rekor_keyring"):
         build = getattr(root, name)
@@ -183,11 +183,6 @@ class AttestationVerifier:
             if identity not in identities:
                 identities.append(identity)
         return tuple(identities)
-
-    def verify_one(
-        self, artifact: Artifact, attestation: pypi_attestations.Attestation
-    ) -> Identity:
-        return self._verify_cert(artifact, attestation)[0]
 
     def _verify_cert(
         self, artifact: Artifact, attestation: pypi_attestations.Attestation

@@ -74,10 +74,6 @@ class Disk:
             return "", f"{plain(record_path, 120)} is reached through a link out of the environment"
         return full, ""
 
-    def relative(self, full: str) -> str:
-        """A located path as a RECORD path would name it (for messages)."""
-        return os.path.relpath(full, self._base).replace(os.sep, "/")
-
 
 def read_file(path: str, limit: int) -> bytes | Hashed:
     """The bytes of a small installed file (at most ``limit``), or why not."""

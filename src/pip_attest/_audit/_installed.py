@@ -18,7 +18,6 @@ import csv
 import errno
 import json
 import os
-import posixpath
 import re
 from email.parser import HeaderParser
 from pathlib import Path
@@ -395,8 +394,3 @@ def read_egg_info(site: Site, info: Path) -> InstalledDist:
     except _Bad:
         name, version = _folder_name(info)
     return InstalledDist(site, info, name, version, egg_info=True)
-
-
-def normalised(path: str) -> str:
-    """A RECORD path as a relative POSIX path with ``.`` and ``..`` folded in."""
-    return posixpath.normpath(path.replace("\\", "/"))

@@ -11,7 +11,7 @@ the provenance it advertises.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from packaging.utils import canonicalize_name
@@ -122,12 +122,3 @@ def fetch_adverts(session: Any, index_url: str, project: str) -> None:
         if page is not None:
             for _ in parse_links(page):
                 pass
-
-
-@contextlib.contextmanager
-def opened(pip_args: Sequence[str]) -> Iterator[Index]:
-    index = Index(pip_args)
-    try:
-        yield index
-    finally:
-        index.close()
