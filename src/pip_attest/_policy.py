@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import shlex
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from packaging.utils import canonicalize_name
 
@@ -57,11 +57,14 @@ class Verdict(NamedTuple):
     expected: tuple[Identity, ...] = ()
 
 
+ExpectationSource = Literal["pin", "lock", "first-seen", ""]  # "": nothing known
+
+
 class Expectation(NamedTuple):
     """Who should have signed a project's files, and why we think so."""
 
     identities: tuple[Identity, ...] = ()
-    source: str = ""  # pin | lock | first-seen | "" (nothing known)
+    source: ExpectationSource = ""
     where: str = ""  # for messages: "pinned in …", "first seen with 1.0"
     record: Record | None = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from pip_attest._audit._bind import Binding, Installed
@@ -140,3 +141,21 @@ class DistResult(NamedTuple):
 def ordered(findings: list[Finding]) -> list[Finding]:
     rank = {status: i for i, status in enumerate(PRECEDENCE)}
     return sorted(findings, key=lambda f: rank[f.status])
+
+
+HINT_MODIFIED = (
+    "what is installed is not what was attested: find out what changed it, then reinstall "
+    "it with pip-attest install --force-reinstall --no-deps {spec}"
+)
+
+
+def with_modified(result: DistResult, reason: str) -> DistResult:
+    """``result`` with one more blocking ``modified`` finding."""
+    spec = f"{result.project}=={result.version}"
+    finding = Finding(AuditStatus.MODIFIED, True, reason, HINT_MODIFIED.format(spec=spec))
+    return result._replace(findings=ordered([*result.findings, finding]))
+
+
+def more_of(items: Sequence[object]) -> str:
+    """The words "(and N more)" after the first of ``items``, for a finding naming one."""
+    return f" (and {len(items) - 1} more)" if len(items) > 1 else ""

@@ -31,7 +31,15 @@ from pip_attest._audit._bytecode import MAGIC
 from pip_attest._audit._disk import Disk
 from pip_attest._audit._installed import InstalledDist, ScanProblem, Site, same_version, scan
 from pip_attest._audit._match import same_wheel_file, searched, wheel_matches
-from pip_attest._audit._model import AuditStatus, DistResult, Finding, ordered
+from pip_attest._audit._model import (
+    HINT_MODIFIED,
+    AuditStatus,
+    DistResult,
+    Finding,
+    more_of,
+    ordered,
+    with_modified,
+)
 from pip_attest._audit._unowned import find_unowned
 from pip_attest._audit._where import Environment
 from pip_attest._candidate import Candidate
@@ -48,11 +56,6 @@ from pip_attest._text import one_line, plain, shown
 # Index pages, provenance and files wait on the network: enough at once to keep a slow
 # index busy, no more than the connections pip's session keeps per host (10).
 WORKERS = 8
-
-HINT_MODIFIED = (
-    "what is installed is not what was attested: find out what changed it, then reinstall "
-    "it with pip-attest install --force-reinstall --no-deps {spec}"
-)
 
 
 class AuditRun(NamedTuple):
@@ -111,28 +114,19 @@ def audit(
     for result in results:
         extra = unowned.by_dist.get(result.path)
         if extra:
-            more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
-            finding = Finding(
-                AuditStatus.MODIFIED,
-                True,
+            result = with_modified(
+                result,
                 f"{plain(extra[0], 160)} is importable but in no RECORD: a file added after "
-                f"install{more}",
-                HINT_MODIFIED.format(spec=f"{result.project}=={result.version}"),
+                f"install{more_of(extra)}",
             )
-            result = result._replace(findings=ordered([*result.findings, finding]))
         shadows = unowned.shadows.get(result.path)
         if shadows:
-            (shadow, module), more = shadows[0], ""
-            if len(shadows) > 1:
-                more = f" (and {len(shadows) - 1} more)"
-            finding = Finding(
-                AuditStatus.MODIFIED,
-                True,
+            shadow, module = shadows[0]
+            result = with_modified(
+                result,
                 f"{plain(shadow, 160)} is imported instead of {plain(module, 120)}, and "
-                f"{result.project}'s RECORD does not list it{more}",
-                HINT_MODIFIED.format(spec=f"{result.project}=={result.version}"),
+                f"{result.project}'s RECORD does not list it{more_of(shadows)}",
             )
-            result = result._replace(findings=ordered([*result.findings, finding]))
         final.append(result)
     return AuditRun(
         environment, final, unowned.environment, scan_problems, index.index_urls, downloads

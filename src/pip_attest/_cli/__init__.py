@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pip_attest import __version__, _env
 from pip_attest._cli._common import (
@@ -54,7 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "audit", help="verify the distributions an environment has installed", add_help=False
     )
+    _add_verify(sub)
+    _add_trust(sub)
+    _add_policy_and_status(sub)
+    return parser
 
+
+def _add_verify(sub: Any) -> None:
     verify = sub.add_parser(
         "verify",
         help="verify local distribution files, or every file of a lock",
@@ -81,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--format", choices=["text", "json"])
     verify.add_argument("--output", metavar="FILE")
 
+
+def _add_trust(sub: Any) -> None:
     trust = sub.add_parser(
         "trust", help="the Sigstore trust root (show, update) and first-seen publishers"
     )
@@ -102,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     accept.add_argument("project", metavar="PROJECT")
     accept.add_argument("identity", metavar="IDENTITY")
 
+
+def _add_policy_and_status(sub: Any) -> None:
     policy = sub.add_parser("policy", help="show the publisher policy in force")
     psub = policy.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
     pshow = psub.add_parser("show", help="the policy in force and where each part came from")
@@ -110,7 +120,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="is enforcement active for this interpreter?")
     status.add_argument("--format", choices=["text", "json"], default="text")
-    return parser
 
 
 def _env_from_args(args: argparse.Namespace) -> None:

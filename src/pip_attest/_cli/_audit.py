@@ -13,6 +13,7 @@ from pip_attest import _env
 from pip_attest._cli._common import (
     EXIT_OK,
     EXIT_REFUSED,
+    POLICY_OPTIONS_HELP,
     apply_to_env,
     check_output,
     emit,
@@ -22,7 +23,8 @@ from pip_attest._cli._common import (
 )
 from pip_attest._errors import UsageError
 
-AUDIT_HELP = """\
+AUDIT_HELP = (
+    """\
 usage: pip-attest audit [--python PYTHON | --path DIR] [--lock pylock.toml]
                         [pip index options] [pip-attest options]
 
@@ -46,27 +48,16 @@ pip index options (as for 'pip install'; pip's own variables and config apply):
 pip-attest options (each also read from the environment variable shown):
   --require-attestations    a distribution without attestation is blocking
                                                                 PIP_ATTEST_REQUIRE=1
-  --allow-unattested PKG    with --require-attestations, still allow PKG (repeatable)
-                                                                PIP_ATTEST_ALLOW_UNATTESTED
-  --publisher PKG=IDENTITY  require PKG to be signed by IDENTITY (repeatable)
-                                                                PIP_ATTEST_PUBLISHER
-  --accept-publisher PKG=IDENTITY
-                            also accept IDENTITY for PKG, for this run only
-                                                         PIP_ATTEST_ACCEPT_PUBLISHER
-  --policy FILE             policy file (default: the nearest pyproject.toml's
-                            [tool.pip-attest] table)             PIP_ATTEST_POLICY
-  --trust-root FILE         Sigstore trusted_root.json to verify against
-                                                                PIP_ATTEST_TRUST_ROOT
-  --integrity-api URL       also ask this index's PEP 740 Integrity API
-                                                                PIP_ATTEST_INTEGRITY_API
-  --provenance-timeout SEC  time limit for one provenance download  PIP_ATTEST_TIMEOUT
-  --format text|json        the report on stdout (or --output)       PIP_ATTEST_FORMAT
+"""
+    + POLICY_OPTIONS_HELP
+    + """  --format text|json        the report on stdout (or --output)       PIP_ATTEST_FORMAT
   --output FILE             write the report to FILE                 PIP_ATTEST_OUTPUT
 
 Statuses: verified, built-from-sdist, not-from-index, missing, modified, invalid,
           unexpected-publisher, downgrade, unavailable.
 Exit codes: 0 nothing blocking, 1 a blocking finding (modified and invalid always are),
             2 usage or unsupported environment, 4 the report could not be written."""
+)
 
 # pip's index options 'audit' passes on (flag -> takes a value), read by pip's own parser.
 PIP_OPTIONS = {

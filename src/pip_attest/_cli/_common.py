@@ -41,6 +41,25 @@ INSTALL_OPTIONS: dict[str, tuple[bool, str]] = {
 }
 
 
+# The policy options install, lock and audit share, for their --help.
+POLICY_OPTIONS_HELP = """\
+  --allow-unattested PKG    with --require-attestations, still allow PKG (repeatable)
+                                                                PIP_ATTEST_ALLOW_UNATTESTED
+  --publisher PKG=IDENTITY  require PKG to be signed by IDENTITY (repeatable)
+                                                                PIP_ATTEST_PUBLISHER
+  --accept-publisher PKG=IDENTITY
+                            also accept IDENTITY for PKG, for this run only
+                                                         PIP_ATTEST_ACCEPT_PUBLISHER
+  --policy FILE             policy file (default: the nearest pyproject.toml's
+                            [tool.pip-attest] table)             PIP_ATTEST_POLICY
+  --trust-root FILE         Sigstore trusted_root.json to verify against
+                                                                PIP_ATTEST_TRUST_ROOT
+  --integrity-api URL       also ask this index's PEP 740 Integrity API
+                                                                PIP_ATTEST_INTEGRITY_API
+  --provenance-timeout SEC  time limit for one provenance download  PIP_ATTEST_TIMEOUT
+"""
+
+
 def split_install_args(argv: Sequence[str]) -> tuple[dict[str, list[str]], list[str]]:
     """Separate pip-attest's options from pip's, keeping pip's in order.
 

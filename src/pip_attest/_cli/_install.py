@@ -10,6 +10,7 @@ from pip_attest._cli._common import (
     EXIT_OK,
     EXIT_PIP,
     EXIT_REFUSED,
+    POLICY_OPTIONS_HELP,
     apply_to_env,
     check_output,
     emit,
@@ -23,7 +24,8 @@ from pip_attest._pip._run import close_run, guarded
 from pip_attest._report import merged, render_json, render_text
 from pip_attest._spawn import run_memo
 
-INSTALL_HELP = """\
+INSTALL_HELP = (
+    """\
 usage: pip-attest install [pip-attest options] <anything pip install takes>
 
 Runs 'pip install' with every distribution file checked against its PEP 740
@@ -32,27 +34,16 @@ attestations before anything is installed. All other arguments go to pip unchang
 
 pip-attest options (each also read from the environment variable shown):
   --require-attestations    refuse files that have no attestation      PIP_ATTEST_REQUIRE=1
-  --allow-unattested PKG    with --require-attestations, still allow PKG (repeatable)
-                                                                PIP_ATTEST_ALLOW_UNATTESTED
-  --publisher PKG=IDENTITY  require PKG to be signed by IDENTITY (repeatable)
-                                                                PIP_ATTEST_PUBLISHER
-  --accept-publisher PKG=IDENTITY
-                            also accept IDENTITY for PKG, for this run only
-                                                         PIP_ATTEST_ACCEPT_PUBLISHER
-  --policy FILE             policy file (default: the nearest pyproject.toml's
-                            [tool.pip-attest] table)             PIP_ATTEST_POLICY
-  --trust-root FILE         Sigstore trusted_root.json to verify against
-                                                                PIP_ATTEST_TRUST_ROOT
-  --integrity-api URL       also ask this index's PEP 740 Integrity API
-                                                                PIP_ATTEST_INTEGRITY_API
-  --provenance-timeout SEC  time limit for one provenance download  PIP_ATTEST_TIMEOUT
-  --format text|json        machine report on stdout (or --output)   PIP_ATTEST_FORMAT
+"""
+    + POLICY_OPTIONS_HELP
+    + """  --format text|json        machine report on stdout (or --output)   PIP_ATTEST_FORMAT
   --output FILE             write the report to FILE                 PIP_ATTEST_OUTPUT
 
 Identities: github:OWNER/REPO/WORKFLOW[@ENV], gitlab:NAMESPACE/PROJECT/PATH[@ENV],
             google:EMAIL, circleci:PROJECT_ID/PIPELINE_DEFINITION_ID
 Exit codes: 0 ok, 1 refused (nothing installed), 2 usage or unsupported environment,
             3 pip failed, 4 installed but the report could not be written."""
+)
 
 
 def cmd_install(argv: Sequence[str]) -> int:

@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from pip_attest import _env
 from pip_attest._cli._common import (
@@ -59,9 +59,12 @@ Exit codes: 0 written or up to date, 1 refused or stale (--check), 2 usage, 3 pi
             4 done but the report could not be written."""
 
 
+LockMode = Literal["write", "check", "fail-on-change"]
+
+
 class LockFlags(NamedTuple):
     out: Path | None  # -o, when given
-    mode: str  # "write", "check" or "fail-on-change"
+    mode: LockMode
     extras: list[str]
     from_lock: Path | None
     rest: list[str]  # shared with install
@@ -72,7 +75,8 @@ def _take_lock_flags(argv: Sequence[str]) -> LockFlags:
     ``--from-lock FILE`` out; the rest is shared with install."""
     values: dict[str, list[str]] = {"-o": [], "--extra": [], "--from-lock": []}
     names = {"--lock-file": "-o", "-o": "-o", "--extra": "--extra", "--from-lock": "--from-lock"}
-    mode, rest = "write", []
+    mode: LockMode = "write"
+    rest: list[str] = []
     it = iter(argv)
     for arg in it:
         if arg.startswith("-o") and len(arg) > 2:  # -oFILE, -o=FILE: pip's spellings too
@@ -88,7 +92,7 @@ def _take_lock_flags(argv: Sequence[str]) -> LockFlags:
                     raise UsageError(f"{arg} needs a value")
             values[names[flag if eq else arg]].append(value)
         elif arg in ("--check", "--fail-on-change"):
-            mode = arg[2:]
+            mode = "check" if arg == "--check" else "fail-on-change"
         else:
             rest.append(arg)
     out = Path(values["-o"][-1]) if values["-o"] else None
@@ -144,7 +148,7 @@ def cmd_lock(argv: Sequence[str]) -> int:
     return emit(doc, output, sys.stdout, code)
 
 
-def _outcome(mode: str, refused: list[Any], rc: int, changed: bool) -> tuple[int, str]:
+def _outcome(mode: LockMode, refused: list[Any], rc: int, changed: bool) -> tuple[int, str]:
     if refused:
         return EXIT_REFUSED, "refused"
     if rc != 0:
@@ -158,7 +162,7 @@ def _outcome(mode: str, refused: list[Any], rc: int, changed: bool) -> tuple[int
 
 def _tell(
     out: Path,
-    mode: str,
+    mode: LockMode,
     refused: list[dict[str, Any]],
     rc: int,
     changed: bool,
@@ -200,7 +204,7 @@ def _tell(
         print(f"pip-attest: {out} is up to date", file=sys.stderr)
 
 
-def _from_lock(source: Path, out: Path, mode: str, pip_args: list[str]) -> int:
+def _from_lock(source: Path, out: Path, mode: LockMode, pip_args: list[str]) -> int:
     """``lock --from-lock``: annotate a lock any tool wrote with the identities its files
     prove, keeping every other byte."""
     fmt, output = output_format()
