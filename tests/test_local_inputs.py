@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pip_attest._config import Settings
+from pip_attest._identity import parse_identity
 from pip_attest._model import Status
 from pip_attest._policy import Evidence, EvidenceKind, Policy
 from pip_attest._toml import MAX_TOML_BYTES
@@ -122,8 +123,11 @@ def test_an_evidence_kind_the_policy_does_not_know_blocks(tmp_path: Path) -> Non
     """A verdict never defaults to "verified": evidence of a kind the policy has no rule
     for (a bug upstream) blocks the install."""
     policy = Policy(Settings(first_seen_dir=tmp_path))
-    strange = Evidence("verified", identities=())  # type: ignore[arg-type]
+    signed = (parse_identity("github:example/app/release.yml"),)
+    # The string a careless rule would take for VERIFIED, with a real identity.
+    strange = Evidence("verified", identities=signed)  # type: ignore[arg-type]
     empty = Evidence(EvidenceKind.VERIFIED, identities=())
+    assert not policy.judge("app", Evidence(EvidenceKind.VERIFIED, identities=signed)).blocking
 
     for evidence in (strange, empty):
         verdict = policy.judge("app", evidence, "1.0")
