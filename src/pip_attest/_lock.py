@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from packaging.utils import canonicalize_name
@@ -37,23 +36,47 @@ class LockError(UsageError):
     """A lock file that cannot be read or trusted as written."""
 
 
-@dataclass(frozen=True, slots=True)
-class LockedFile:
+class LockedFile(NamedTuple):
     filename: str
     url: str
     sha256: str
     kind: str  # wheel | sdist | archive (PEP 751's direct-URL archive)
 
 
-@dataclass(slots=True)
 class LockedPackage:
-    name: str
-    version: str
-    files: list[LockedFile] = field(default_factory=list)
-    index: str | None = None
-    marker: str | None = None
-    identities: tuple[Identity, ...] = ()
-    tree: str = ""  # a vcs or directory source, which no attestation can name
+    """One package of a lock. Mutable while ``lock`` assembles it; a plain class, as a
+    dataclass is built by running generated code (costly on every run that loads it)."""
+
+    __slots__ = ("files", "identities", "index", "marker", "name", "tree", "version")
+
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        files: list[LockedFile] | None = None,
+        index: str | None = None,
+        marker: str | None = None,
+        identities: tuple[Identity, ...] = (),
+        tree: str = "",  # a vcs or directory source, which no attestation can name
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.files: list[LockedFile] = files if files is not None else []
+        self.index = index
+        self.marker = marker
+        self.identities = identities
+        self.tree = tree
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LockedPackage) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"LockedPackage({self.name!r}, {self.version!r}, files={self.files!r})"
 
 
 def is_lock_path(path: str) -> bool:
@@ -237,8 +260,7 @@ def requirements_for(packages: Sequence[LockedPackage], *, add_index: bool) -> s
 # -- resolving --
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
+class Resolved(NamedTuple):
     name: str
     version: str
     filename: str

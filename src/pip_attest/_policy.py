@@ -26,7 +26,6 @@ from packaging.utils import canonicalize_name
 
 from pip_attest._config import Settings
 from pip_attest._identity import Identity
-from pip_attest._lock import locked_identities, read_lock
 from pip_attest._model import FileResult, Status
 from pip_attest._notify import warn
 from pip_attest._store import FirstSeenStore, Record, StoreError, is_older
@@ -86,6 +85,9 @@ class Policy:
         if locked is None:
             locked = {}
             if settings.lock_file is not None:
+                # Deferred: costly to import, and only a run with a lock needs it.
+                from pip_attest._lock import locked_identities, read_lock
+
                 locked = locked_identities(read_lock(settings.lock_file))
                 lock_name = settings.lock_file.name
         self._locked: dict[str, tuple[Identity, ...]] = {

@@ -19,7 +19,6 @@ from pip_attest._cli._common import (
     warn_stale_root,
 )
 from pip_attest._config import Settings
-from pip_attest._locking import translate_lock_requirements
 from pip_attest._pip._run import close_run, guarded
 from pip_attest._report import merged, render_json, render_text
 from pip_attest._spawn import run_memo
@@ -55,7 +54,11 @@ def cmd_install(argv: Sequence[str]) -> int:
     fmt, output = output_format()
     check_output(output)
     try:
-        pip_args = translate_lock_requirements(pip_args)
+        if any("pylock." in arg for arg in pip_args):
+            # Deferred: costly to import, and only an install from a lock needs it.
+            from pip_attest._locking import translate_lock_requirements
+
+            pip_args = translate_lock_requirements(pip_args)
         warn_stale_root(Settings.from_env())
         run = guarded("install", pip_args, quiet_stdout=fmt == "json" and not output)
     finally:

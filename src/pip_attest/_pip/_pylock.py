@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pip_attest._errors import UsageError
-from pip_attest._lock import locked_identities, read_lock
 from pip_attest._pip._state import STATE
 
 _MARK = "__pip_attest_wrapped__"
@@ -36,6 +35,10 @@ def patch_lock_reader(module: Any) -> None:
 
 def _expect_lock(where: str) -> None:
     from pip._internal.exceptions import InstallationError
+
+    # Deferred: costly to import, and only a run with a lock needs it (pip reads the lock
+    # before it installs anything, so before it blocks imports).
+    from pip_attest._lock import locked_identities, read_lock
 
     if urlsplit(where).scheme in ("http", "https"):
         raise InstallationError(
