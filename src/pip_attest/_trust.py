@@ -33,6 +33,7 @@ from pip_attest._dirs import data_dir
 from pip_attest._errors import TrustError
 from pip_attest._fileio import atomic_write, read_regular
 from pip_attest._notify import warn
+from pip_attest._text import chain_reason as _reason
 
 if TYPE_CHECKING:
     from sigstore.models import TrustedRoot
@@ -69,7 +70,6 @@ _ROOT_NAME = "trusted_root.json"
 _SIDECAR_SUFFIX = ".meta.json"
 _SIDECAR_VERSION = 1
 _MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.trustedroot"
-_MAX_REASON = 300
 
 
 class KeyInfo(NamedTuple):
@@ -422,44 +422,3 @@ def _list_keys(doc: Any) -> tuple[KeyInfo, ...]:
                 )
             )
     return tuple(keys)
-
-
-def _reason(err: BaseException) -> str:
-    """One line out of an exception chain: each distinct message's first line, outermost
-    first, e.g. "Failed to refresh TUF metadata: timestamp was signed by 0/1 keys"."""
-    parts: list[str] = []
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        text = _first_line(current)
-        # Skip empty messages (tuf raises some bare) and ones an outer message already quotes.
-        if text and not any(text in p for p in parts):
-            parts.append(text)
-        current = current.__cause__ or current.__context__
-    line = ": ".join(parts) or type(err).__name__
-    return line if len(line) <= _MAX_REASON else line[: _MAX_REASON - 1] + "…"
-
-
-def _first_line(err: BaseException) -> str:
-    errors = getattr(err, "errors", None)  # pydantic's ValidationError, without importing it
-    details = _pydantic_details(errors) if callable(errors) else None
-    if details:
-        first = details[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "document"
-        more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
-        return f"{where}: {first.get('msg', '')}{more}"
-    if isinstance(err, OSError) and err.strerror:
-        return err.strerror + (f": {err.filename}" if err.filename else "")
-    lines = str(err).strip().splitlines()
-    return lines[0].strip() if lines else ""
-
-
-def _pydantic_details(errors: Any) -> list[dict[str, Any]] | None:
-    try:
-        details = errors()
-    except Exception:  # not pydantic after all: use str(err)
-        return None
-    if isinstance(details, list) and details and all(isinstance(d, dict) for d in details):
-        return details
-    return None

@@ -36,11 +36,9 @@ from pip_attest._audit._model import (
     AuditStatus,
     DistResult,
     Finding,
-    more_of,
     ordered,
-    with_modified,
 )
-from pip_attest._audit._unowned import find_unowned
+from pip_attest._audit._unowned import find_unowned, with_unowned
 from pip_attest._audit._where import Environment
 from pip_attest._candidate import Candidate
 from pip_attest._check import Checker, Found
@@ -110,24 +108,7 @@ def audit(
         for r, w in auditor.done
         if w.installed is not None
     )
-    final = []
-    for result in results:
-        extra = unowned.by_dist.get(result.path)
-        if extra:
-            result = with_modified(
-                result,
-                f"{plain(extra[0], 160)} is importable but in no RECORD: a file added after "
-                f"install{more_of(extra)}",
-            )
-        shadows = unowned.shadows.get(result.path)
-        if shadows:
-            shadow, module = shadows[0]
-            result = with_modified(
-                result,
-                f"{plain(shadow, 160)} is imported instead of {plain(module, 120)}, and "
-                f"{result.project}'s RECORD does not list it{more_of(shadows)}",
-            )
-        final.append(result)
+    final = with_unowned(results, unowned)
     return AuditRun(
         environment, final, unowned.environment, scan_problems, index.index_urls, downloads
     )

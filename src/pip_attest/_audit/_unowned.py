@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from pip_attest._audit._installed import InstalledDist
+from pip_attest._audit._model import DistResult, more_of, with_modified
+from pip_attest._text import plain
 
 _SUFFIXES = tuple({".py", ".pyc", ".pyw", ".so", ".pyd", *importlib.machinery.EXTENSION_SUFFIXES})
 _TOP_SUFFIXES = (*_SUFFIXES, ".pth")
@@ -164,3 +166,27 @@ def _listing(folder: str) -> list[str]:
         return sorted(os.listdir(folder))
     except OSError:
         return []
+
+
+def with_unowned(results: list[DistResult], unowned: Unowned) -> list[DistResult]:
+    """The results, each with a ``modified`` finding for the files found beside it that
+    its RECORD does not list (added after install, or shadowing one of its modules)."""
+    final = []
+    for result in results:
+        extra = unowned.by_dist.get(result.path)
+        if extra:
+            result = with_modified(
+                result,
+                f"{plain(extra[0], 160)} is importable but in no RECORD: a file added after "
+                f"install{more_of(extra)}",
+            )
+        shadows = unowned.shadows.get(result.path)
+        if shadows:
+            shadow, module = shadows[0]
+            result = with_modified(
+                result,
+                f"{plain(shadow, 160)} is imported instead of {plain(module, 120)}, and "
+                f"{result.project}'s RECORD does not list it{more_of(shadows)}",
+            )
+        final.append(result)
+    return final
