@@ -332,3 +332,15 @@ def test_an_extension_module_another_distribution_lists_shadows_a_module(
         result.err,
     ), result.err
     assert re.search(r"missing\s+other 1.0", result.err), result.err
+
+
+def test_a_pycache_that_cannot_be_listed_is_not_clean(cli: Cli, site: Path) -> None:
+    """Python would still load a .pyc from it by name: unchecked bytecode is a finding."""
+    fake_dist(site, "hidden", "1.0")
+    (site / "__pycache__").symlink_to("__pycache__")  # listing it fails (ELOOP)
+    result = audit_site(cli, site)
+    assert result.code == 1, result.err
+    assert only_line(result).startswith(
+        "modified hidden 1.0 __pycache__ cannot be listed (Too many levels of symbolic links): "
+        "the bytecode Python would load from it cannot be checked"
+    )

@@ -29,13 +29,13 @@ from pip_attest._candidate import Candidate
 from pip_attest._check import Checker
 from pip_attest._config import Settings
 from pip_attest._identity import Identity
-from pip_attest._lock import LockedFile, LockedPackage, locked_identities, parse_lock
+from pip_attest._lock import LockedFile, LockedPackage, LockError, locked_identities, parse_lock
 from pip_attest._model import FileResult, Origin, Status
 from pip_attest._names import name_problem
 from pip_attest._pip._index import Index, IndexFile
 from pip_attest._policy import Policy
 from pip_attest._provenance import PYPI_FILE_HOSTS
-from pip_attest._toml import read_toml
+from pip_attest._toml import read_toml, toml_of
 
 
 class LockCheck(NamedTuple):
@@ -51,10 +51,17 @@ class LockCheck(NamedTuple):
 
 
 def check_lock(
-    path: Path, pip_args: Sequence[str], settings: Settings, *, helper: bool = True
+    path: Path,
+    pip_args: Sequence[str],
+    settings: Settings,
+    *,
+    helper: bool = True,
+    text: str | None = None,
 ) -> LockCheck:
-    """Check every file of the lock at ``path``; ``pip_args`` are pip's index options."""
-    packages = parse_lock(read_toml(path, "lock file"), str(path))
+    """Check every file of the lock at ``path`` (its ``text`` when the caller read it, to
+    write back the very text it checked); ``pip_args`` are pip's index options."""
+    doc = toml_of(text, path) if text is not None else read_toml(path, "lock file")
+    packages = parse_lock(doc, str(path))
     policy = Policy(settings, locked=locked_identities(packages), lock_name=path.name)
     with Index(pip_args) as index:
         checker = Checker(settings, index.session, helper=helper, policy=policy)
@@ -183,7 +190,9 @@ def annotated(text: str, identities: Mapping[tuple[str, str], tuple[Identity, ..
         # The version as parse_lock keys it (1.00 is 1.0): a spelling that missed the key
         # would drop identities the check has just verified.
         key = (canonicalize_name(str(table.get("name", ""))), _version(table.get("version")))
-        wanted = identities.get(key, ())
+        if key not in identities:  # the text is not the one checked: never drop a pin
+            raise LockError(f"{key[0]} {key[1]}: not among the packages just checked")
+        wanted = identities[key]
         had = table.pop("attestation-identities", None)
         if had:
             _trailing_blank(table)  # the line that separated the package from them

@@ -44,7 +44,11 @@ def read_text(path: Path, what: str) -> str:
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:
     """A TOML file (a policy, a lock), or a one-line :class:`UsageError` saying why not."""
-    text = read_text(path, what)
+    return toml_of(read_text(path, what), path)
+
+
+def toml_of(text: str, path: Path) -> dict[str, Any]:
+    """The text of the TOML file at ``path``, parsed, or a one-line :class:`UsageError`."""
     try:
         return parse_toml(text)
     except (ValueError, RecursionError) as err:  # TOMLDecodeError

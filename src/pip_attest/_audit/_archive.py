@@ -25,9 +25,11 @@ import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from pip_attest._audit._signed import SignedStore
+from pip_attest._model import sha256_file
 from pip_attest._provenance import HttpSession
 from pip_attest._text import one_line, shown
 
@@ -304,9 +306,4 @@ def _sdist(archive: IO[bytes], filename: str, sha256: str) -> Manifest:
 def local_sha256(url: str) -> str:
     """sha256 of a local (``file:``) distribution, for ``--find-links`` folders, whose
     listings give none."""
-    path = urllib.request.url2pathname(urllib.parse.urlsplit(url).path)
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:  # noqa: PTH123
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_file(Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path)))

@@ -33,6 +33,7 @@ extensions, generated metadata, generated sources) are listed as built here, unb
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from collections.abc import Iterable
@@ -191,8 +192,16 @@ def _check_bytecode(
         if cache not in listings:
             try:
                 listings[cache] = sorted(os.listdir(cache))
-            except OSError:
+            except OSError as err:
                 listings[cache] = []
+                if err.errno not in (errno.ENOENT, errno.ENOTDIR):
+                    # Python still loads a .pyc there by name: unchecked is not clean.
+                    folder = source.rpartition("/")[0]
+                    where = f"{folder}/__pycache__" if folder else "__pycache__"
+                    findings.add(
+                        f"{plain(where, 120)} cannot be listed ({err.strerror or err}): "
+                        "the bytecode Python would load from it cannot be checked"
+                    )
         names = pyc_names_for(source, listings[cache])
         if not names:
             continue

@@ -210,10 +210,11 @@ def _from_lock(source: Path, out: Path, mode: LockMode, pip_args: list[str]) -> 
     fmt, output = output_format()
     settings = Settings.from_env()
     warn_stale_root(settings)
-    check = check_lock(source, pip_args, settings)
+    original = read_text(source, "lock file")  # read once: what is checked is what is kept
+    check = check_lock(source, pip_args, settings, text=original)
     records = [r.to_json() for r in check.results]
     refused = [r for r in records if r.get("blocking")]
-    text = "" if refused else annotated(read_text(source, "lock file"), check.identities)
+    text = "" if refused else annotated(original, check.identities)
     if text:
         validate_text(text)
     old = read_text(out, "lock file") if out.exists() else None

@@ -50,6 +50,7 @@ def _expect_lock(where: str) -> None:
         packages = read_lock(path)
     except UsageError as err:
         raise InstallationError(f"pip-attest: {err}") from None
-    if STATE.policy is not None:
-        STATE.policy.expect_lock(locked_identities(packages), path.name)
+    if STATE.policy is None:  # a lock read before the run is guarded: its pins would be lost
+        raise InstallationError(f"pip-attest: {path} was read before the run was guarded")
+    STATE.policy.expect_lock(locked_identities(packages), path.name)
     STATE.lock_indexes.update({p.name: p.index for p in packages})
